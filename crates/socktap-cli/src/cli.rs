@@ -1,0 +1,200 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::UsageError;
+
+/// SystemTap's socket tapset on eBPF: which process is sending and
+/// receiving what, on which sockets, and is it failing.
+#[derive(Debug, Parser)]
+#[command(name = "socktap", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the probes, their variables, and what serves them on this kernel.
+    List(ListArgs),
+    /// Print one line (or JSON object) per probe firing.
+    #[command(after_help = TRACE_EXAMPLES)]
+    Trace(TraceArgs),
+}
+
+const TRACE_EXAMPLES: &str = "\
+Examples:
+  socktap trace                          every send and receive
+  socktap trace 'socket.send*' -p 1234   sends of process 1234, with entries
+  socktap trace socket.create socket.close -f INET6
+  socktap trace --failed -P TCP          failing TCP sends and receives
+  socktap trace --json -c 100 > out.jsonl";
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Also show each probe's hooks and description.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Only probes matching this name or glob, e.g. 'socket.send*'.
+    pub pattern: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Only this process id (tgid); repeatable or comma-separated.
+    #[arg(short = 'p', long = "pid", value_delimiter = ',')]
+    pub pids: Vec<u32>,
+    /// Only this thread id; repeatable or comma-separated.
+    #[arg(long = "tid", value_delimiter = ',')]
+    pub tids: Vec<u32>,
+    /// Only this command name (exact, as the kernel keeps it: 15 bytes).
+    #[arg(short = 'n', long = "comm")]
+    pub comms: Vec<String>,
+    /// Only this user: a name or a number (real uid).
+    #[arg(short = 'u', long = "uid")]
+    pub uids: Vec<String>,
+    /// Only this family: INET, INET6, LOCAL (UNIX), NETLINK, … or a number.
+    #[arg(short = 'f', long = "family", value_delimiter = ',')]
+    pub families: Vec<String>,
+    /// Only this protocol: TCP, UDP, … or a number.
+    #[arg(short = 'P', long = "protocol", value_delimiter = ',')]
+    pub protocols: Vec<String>,
+    /// Only this socket type: STREAM, DGRAM, RAW, SEQPACKET, … or a number.
+    #[arg(short = 't', long = "type", value_delimiter = ',')]
+    pub types: Vec<String>,
+    /// Only INET/INET6 sockets with this local or remote port.
+    #[arg(long = "port", value_delimiter = ',')]
+    pub ports: Vec<u16>,
+    /// Only failures: return probes whose result is an error.
+    #[arg(long)]
+    pub failed: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Probes to trace, by name or glob (default: socket.send socket.receive).
+    pub probes: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Print JSON Lines instead of text columns.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after this many events.
+    #[arg(short = 'c', long)]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Also report MSG_PEEK receives (which leave the message queued).
+    #[arg(long)]
+    pub include_peek: bool,
+    /// Ring buffer size in KiB (a power of two).
+    #[arg(long, value_name = "KIB", default_value_t = 4096)]
+    pub buffer_kib: u32,
+}
+
+fn usage(flag: &str, msg: impl std::fmt::Display) -> anyhow::Error {
+    UsageError(format!("{flag}: {msg}")).into()
+}
+
+fn names(
+    flag: &str,
+    values: &[String],
+    parse: fn(&str) -> Result<i64, socktap::tables::Suggestion>,
+) -> anyhow::Result<Vec<i32>> {
+    values
+        .iter()
+        .map(|v| {
+            let n = parse(v).map_err(|s| usage(flag, s))?;
+            i32::try_from(n).map_err(|_| usage(flag, format!("{v} is out of range")))
+        })
+        .collect()
+}
+
+fn uid_of(flag: &str, user: &str) -> anyhow::Result<u32> {
+    if let Ok(n) = user.parse::<u32>() {
+        return Ok(n);
+    }
+    let name = std::ffi::CString::new(user).map_err(|_| usage(flag, "bad user name"))?;
+    // SAFETY: getpwnam takes a NUL-terminated string and returns NULL or a
+    // pointer to static storage, read at once before any other getpw* call.
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    if pw.is_null() {
+        return Err(usage(flag, format!("unknown user '{user}'")));
+    }
+    // SAFETY: pw is non-NULL and points to a valid passwd entry.
+    Ok(unsafe { (*pw).pw_uid })
+}
+
+impl FilterArgs {
+    /// The kernel-side filter these flags ask for.
+    pub fn to_filter(&self) -> anyhow::Result<socktap::Filter> {
+        use socktap::tables::{parse_family, parse_protocol, parse_type};
+        let f = socktap::Filter {
+            pids: self.pids.clone(),
+            tids: self.tids.clone(),
+            uids: self
+                .uids
+                .iter()
+                .map(|u| uid_of("-u/--uid", u))
+                .collect::<anyhow::Result<_>>()?,
+            comms: self.comms.clone(),
+            families: names("-f/--family", &self.families, parse_family)?,
+            protocols: names("-P/--protocol", &self.protocols, parse_protocol)?,
+            types: names("-t/--type", &self.types, parse_type)?,
+            ports: self.ports.clone(),
+            failed_only: self.failed,
+        };
+        let limits = [
+            ("-p/--pid", f.pids.len()),
+            ("--tid", f.tids.len()),
+            ("-u/--uid", f.uids.len()),
+            ("-n/--comm", f.comms.len()),
+            ("-f/--family", f.families.len()),
+            ("-P/--protocol", f.protocols.len()),
+            ("-t/--type", f.types.len()),
+            ("--port", f.ports.len()),
+        ];
+        for (flag, n) in limits {
+            if n > socktap::MAX_VALUES {
+                return Err(usage(
+                    flag,
+                    format!("at most {} values, {n} given", socktap::MAX_VALUES),
+                ));
+            }
+        }
+        for c in &f.comms {
+            if c.len() > 15 {
+                return Err(usage(
+                    "-n/--comm",
+                    format!("'{c}' is longer than the 15 bytes the kernel keeps of a command name"),
+                ));
+            }
+        }
+        Ok(f)
+    }
+}
+
+impl TraceArgs {
+    /// The probes asked for, checked.
+    pub fn probe_list(&self) -> anyhow::Result<Vec<socktap::Probe>> {
+        let pats: Vec<&str> = if self.probes.is_empty() {
+            vec!["socket.send", "socket.receive"]
+        } else {
+            self.probes.iter().map(String::as_str).collect()
+        };
+        Ok(socktap::probe::resolve(&pats)?)
+    }
+
+    /// The run time limit, checked.
+    pub fn duration(&self) -> anyhow::Result<Option<std::time::Duration>> {
+        match self.duration {
+            None => Ok(None),
+            Some(s) if s.is_finite() && s > 0.0 => Ok(Some(std::time::Duration::from_secs_f64(s))),
+            Some(s) => Err(usage(
+                "--duration",
+                format!("{s} is not a positive number of seconds"),
+            )),
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! socktap: which process is sending and receiving what, on which sockets.
+
+mod cli;
+mod list;
+mod output;
+mod trace;
+
+use std::io::ErrorKind;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// A usage error: exit status 2, like clap's own.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let result = match args.command {
+        cli::Command::List(a) => list::run(&a),
+        cli::Command::Trace(a) => trace::run(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // A reader that went away (`socktap trace | head`) is a normal end.
+            if let Some(io) = err.downcast_ref::<std::io::Error>() {
+                if io.kind() == ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            eprintln!("socktap: error: {err:#}");
+            if err.downcast_ref::<UsageError>().is_some() {
+                return ExitCode::from(2);
+            }
+            if let Some(socktap::Error::UnknownProbe { .. }) = err.downcast_ref::<socktap::Error>()
+            {
+                return ExitCode::from(2);
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Formatting events as text columns or JSON Lines.
+
+use std::io::Write;
+
+use serde::Serialize;
+use socktap::coverage::KernelFeatures;
+use socktap::tables::{
+    family_display_name, protocol_display_name, sock_state_num2str, sock_type_num2str,
+};
+use socktap::{Event, Path};
+
+/// The text header, matching [`text`]'s columns.
+pub fn text_header(out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<15} {:<24} {:>7} {:>7} {:<15} {:<7} {:<9} {:<6} {:>8} {:>3} {:<22} {:<22}",
+        "TIME",
+        "PROBE",
+        "PID",
+        "TID",
+        "COMM",
+        "FAMILY",
+        "TYPE",
+        "PROTO",
+        "SIZE",
+        "OK",
+        "LOCAL",
+        "REMOTE"
+    )
+}
+
+fn type_name(t: i32) -> String {
+    match sock_type_num2str(i64::from(t)) {
+        "UNDEF" if t < 0 => "-".to_string(),
+        "UNDEF" => t.to_string(),
+        s => s.to_string(),
+    }
+}
+
+/// Local wall-clock time of day with microseconds.
+fn time_of_day(unix_ns: i128) -> String {
+    let secs = (unix_ns.div_euclid(1_000_000_000)) as libc::time_t;
+    let micros = (unix_ns.rem_euclid(1_000_000_000) / 1000) as u32;
+    // SAFETY: all-zero is a valid `tm`; localtime_r fills it from `secs`
+    // and touches nothing else.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to valid, owned values.
+    unsafe { libc::localtime_r(&secs, &mut tm) };
+    format!(
+        "{:02}:{:02}:{:02}.{micros:06}",
+        tm.tm_hour, tm.tm_min, tm.tm_sec
+    )
+}
+
+/// One event as a text line.
+pub fn text(out: &mut impl Write, clock_offset_ns: i128, ev: &Event) -> std::io::Result<()> {
+    let size = match ev.path {
+        Path::Create | Path::Close | Path::CloseReturn => "-".to_string(),
+        Path::CreateReturn => ev.err.to_string(),
+        _ => ev.size.to_string(),
+    };
+    let ok = match ev.success() {
+        Some(true) => "1",
+        Some(false) => "0",
+        None => "-",
+    };
+    let addr =
+        |a: Option<std::net::SocketAddr>| a.map_or_else(|| "-".to_string(), |a| a.to_string());
+    writeln!(
+        out,
+        "{:<15} {:<24} {:>7} {:>7} {:<15} {:<7} {:<9} {:<6} {:>8} {:>3} {:<22} {:<22}",
+        time_of_day(clock_offset_ns + i128::from(ev.timestamp_ns)),
+        ev.probe.name(),
+        ev.pid,
+        ev.tid,
+        ev.comm(),
+        family_display_name(i64::from(ev.family)),
+        type_name(ev.sock_type),
+        protocol_display_name(i64::from(ev.family), i64::from(ev.protocol)),
+        size,
+        ok,
+        addr(ev.local),
+        addr(ev.remote),
+    )
+}
+
+/// Formats a Unix time in nanoseconds as RFC 3339 UTC.
+pub fn rfc3339(unix_ns: i128) -> String {
+    let secs = unix_ns.div_euclid(1_000_000_000) as i64;
+    let nanos = unix_ns.rem_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// One event in JSON: the tapset's variable names plus context.
+#[derive(Serialize)]
+struct JsonEvent<'a> {
+    name: &'static str,
+    probe: &'static str,
+    timestamp: u64,
+    time: String,
+    cpu: u32,
+    pid: u32,
+    tid: u32,
+    comm: &'a str,
+    uid: u32,
+    cgroup: u64,
+    ino: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cookie: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    success: Option<u8>,
+    family: i32,
+    family_name: String,
+    protocol: i32,
+    protocol_name: String,
+    #[serde(rename = "type")]
+    sock_type: i32,
+    type_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flags: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flags_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requester: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    err: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    local_addr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    local_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote_addr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote_port: Option<u16>,
+}
+
+/// One event as a JSON line.
+pub fn json(
+    out: &mut impl Write,
+    clock_offset_ns: i128,
+    k: &KernelFeatures,
+    ev: &Event,
+) -> std::io::Result<()> {
+    let is_create = matches!(ev.path, Path::Create | Path::CreateReturn);
+    let rec = JsonEvent {
+        name: ev.probe.name(),
+        probe: ev.path.name(),
+        timestamp: ev.timestamp_ns,
+        time: rfc3339(clock_offset_ns + i128::from(ev.timestamp_ns)),
+        cpu: ev.cpu,
+        pid: ev.pid,
+        tid: ev.tid,
+        comm: ev.comm(),
+        uid: ev.uid,
+        cgroup: ev.cgroup,
+        ino: ev.ino,
+        cookie: (ev.cookie != 0).then_some(ev.cookie),
+        size: (!is_create && ev.path != Path::Close && ev.path != Path::CloseReturn)
+            .then_some(ev.size),
+        success: ev.success().map(u8::from),
+        family: ev.family,
+        family_name: family_display_name(i64::from(ev.family)).into_owned(),
+        protocol: ev.protocol,
+        protocol_name: protocol_display_name(i64::from(ev.family), i64::from(ev.protocol))
+            .into_owned(),
+        sock_type: ev.sock_type,
+        type_name: type_name(ev.sock_type),
+        state: (!is_create).then_some(ev.state),
+        state_name: (!is_create).then(|| sock_state_num2str(i64::from(ev.state))),
+        flags: (!is_create).then_some(ev.flags),
+        flags_name: (!is_create).then(|| k.sock_flags_str(ev.flags)),
+        requester: is_create.then_some(ev.requester),
+        err: (ev.path == Path::CreateReturn).then_some(ev.err),
+        local_addr: ev.local.map(|a| a.ip().to_string()),
+        local_port: ev.local.map(|a| a.port()),
+        remote_addr: ev.remote.map(|a| a.ip().to_string()),
+        remote_port: ev.remote.map(|a| a.port()),
+    };
+    serde_json::to_writer(&mut *out, &rec)?;
+    out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            rfc3339(1_795_859_521_123_456_789),
+            "2026-11-28T09:52:01.123456789Z"
+        );
+        assert_eq!(
+            rfc3339(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000000Z"
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! `socktap trace`: one line or JSON object per probe firing.
+
+use std::io::{BufWriter, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use socktap::coverage::KernelFeatures;
+use socktap::Tracer;
+
+use crate::cli::TraceArgs;
+use crate::output;
+
+/// How long the reader sleeps between reads when the kernel side has not
+/// woken it: bounds the latency of a quiet trickle of events.
+const READ_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Sets a flag on SIGINT, SIGTERM and SIGHUP, so the loop ends and detaches.
+pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = Arc::clone(&stop);
+    ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
+        .context("installing the signal handler")?;
+    Ok(stop)
+}
+
+pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
+    let probes = args.probe_list()?;
+    let filter = args.filter.to_filter()?;
+    let duration = args.duration()?;
+    let features = KernelFeatures::probe();
+    let stop = stop_flag()?;
+
+    let mut tracer = Tracer::builder()
+        .probes(&probes)
+        .filter(filter)
+        .include_peek(args.include_peek)
+        .ring_buffer_bytes(args.buffer_kib.saturating_mul(1024))
+        .start()?;
+    let names: Vec<&str> = probes.iter().map(|p| p.name()).collect();
+    eprintln!("Tracing {}. Ctrl-C to end.", names.join(", "));
+
+    let offset = tracer.unix_time_ns(0);
+    let started = Instant::now();
+    let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    if !args.json {
+        output::text_header(&mut out)?;
+    }
+    let mut events: u64 = 0;
+    let mut lost_reported: u64 = 0;
+    let mut write_err: Option<std::io::Error> = None;
+    let limit = args.count.unwrap_or(u64::MAX);
+
+    while events < limit && !stop.load(Ordering::SeqCst) {
+        if duration.is_some_and(|d| started.elapsed() >= d) {
+            break;
+        }
+        tracer.poll(READ_INTERVAL)?;
+        tracer.drain_while(|ev| {
+            let r = if args.json {
+                output::json(&mut out, offset, &features, ev)
+            } else {
+                output::text(&mut out, offset, ev)
+            };
+            if let Err(e) = r {
+                write_err = Some(e);
+                return false;
+            }
+            events += 1;
+            events < limit
+        });
+        if write_err.is_none() {
+            if let Err(e) = out.flush() {
+                write_err = Some(e);
+            }
+        }
+        if let Some(e) = write_err.take() {
+            // The reader went away: end as if interrupted, with the summary.
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                break;
+            }
+            return Err(e.into());
+        }
+        let lost = tracer.lost()?;
+        if args.json && lost > lost_reported {
+            let rec =
+                serde_json::json!({"type": "lost", "lost": lost - lost_reported, "total": lost});
+            let _ = writeln!(out, "{rec}");
+            lost_reported = lost;
+        }
+    }
+    let lost = tracer.lost()?;
+    drop(tracer);
+    if args.json {
+        let rec = serde_json::json!({"type": "summary", "events": events, "lost": lost});
+        // The pipe may be gone: the summary also goes to stderr.
+        let _ = writeln!(out, "{rec}").and_then(|_| out.flush());
+    }
+    eprintln!("socktap: {events} events, {lost} lost");
+    Ok(())
+}

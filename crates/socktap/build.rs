@@ -1,0 +1,28 @@
+//! Compiles the BPF programs and generates their skeleton into OUT_DIR.
+
+use std::env;
+use std::path::PathBuf;
+
+use libbpf_cargo::SkeletonBuilder;
+
+const SRC: &str = "src/bpf/socktap.bpf.c";
+const HEADERS: &[&str] = &["src/bpf/socktap.h", "src/bpf/kernel.h"];
+
+fn main() {
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
+    // The uapi headers (<linux/bpf.h>) include <asm/types.h>, which Debian keeps
+    // in the multiarch directory of the target.
+    let multiarch = format!("/usr/include/{arch}-linux-gnu");
+
+    SkeletonBuilder::new()
+        .source(SRC)
+        .clang_args(["-I", &multiarch, "-Wall", "-Wno-unused-function"])
+        .build_and_generate(out.join("socktap.skel.rs"))
+        .expect("building the BPF programs (needs clang, and libelf-dev + zlib1g-dev for libbpf)");
+
+    println!("cargo:rerun-if-changed={SRC}");
+    for h in HEADERS {
+        println!("cargo:rerun-if-changed={h}");
+    }
+}

@@ -1,0 +1,841 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * socktap's BPF programs: SystemTap's socket tapset on tracepoints, the
+ * syscall layer and per-thread syscall context.
+ *
+ * Sends and receives come from sock:sock_send_length / sock:sock_recv_length,
+ * which fire exactly once per message at the end of sock_sendmsg_nosec /
+ * sock_recvmsg_nosec, for every family and every path. The syscall the
+ * thread is in (read from its saved registers) tells which tapset probe the
+ * message belongs to, so the four send probes partition the sends and the
+ * four receive probes partition the receives.
+ *
+ * Entry probes, creation and release come from raw syscall entry/exit and
+ * process exit, which see the file descriptor table.
+ */
+#include "kernel.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "socktap.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Makes libbpf-cargo emit struct event into the skeleton's types. */
+struct event _event = {};
+
+const volatile struct config cfg = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20); /* resized from user space before load */
+} events SEC(".maps");
+
+/* Events the ring buffer had no room for, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} lost SEC(".maps");
+
+/* What a thread's syscall entry left for its exit: create and close returns. */
+struct pending {
+	struct event ev;
+	u64 fds_ptr; /* socketpair: user pointer to the two new fds */
+	u32 nr;
+	u32 fire;    /* 0: nothing to report at exit */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u32);
+	__type(value, struct pending);
+} pending SEC(".maps");
+
+/* Scratch space: struct pending is too big for the 512-byte BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct pending);
+} scratch SEC(".maps");
+
+/* x86_64 syscall numbers of the calls that move data on or manage sockets. */
+enum {
+	NR_read = 0,
+	NR_write = 1,
+	NR_close = 3,
+	NR_pread64 = 17,
+	NR_pwrite64 = 18,
+	NR_readv = 19,
+	NR_writev = 20,
+	NR_dup2 = 33,
+	NR_sendfile = 40,
+	NR_socket = 41,
+	NR_sendto = 44,
+	NR_recvfrom = 45,
+	NR_sendmsg = 46,
+	NR_recvmsg = 47,
+	NR_socketpair = 53,
+	NR_splice = 275,
+	NR_dup3 = 292,
+	NR_preadv = 295,
+	NR_pwritev = 296,
+	NR_recvmmsg = 299,
+	NR_sendmmsg = 307,
+	NR_preadv2 = 327,
+	NR_pwritev2 = 328,
+	NR_close_range = 436,
+};
+
+#define MAX_IOV 64     /* iovec segments summed for an entry size */
+#define MAX_MMSG 1024  /* UIO_MAXIOV: the kernel's cap on vlen */
+#define MAX_FDS 65536  /* descriptors scanned at exit / close_range */
+
+static __always_inline bool wanted(u32 probe)
+{
+	return cfg.probe_mask & (1U << probe);
+}
+
+static __always_inline bool in_u32(u32 v, const volatile u32 *set, u32 n)
+{
+	for (int i = 0; i < MAX_FILTER; i++) {
+		if (i >= n)
+			break;
+		if (set[i] == v)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool in_s32(s32 v, const volatile s32 *set, u32 n)
+{
+	for (int i = 0; i < MAX_FILTER; i++) {
+		if (i >= n)
+			break;
+		if (set[i] == v)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool comm_eq(const char *a, const volatile char *b)
+{
+	for (int i = 0; i < TASK_COMM_LEN; i++) {
+		if (a[i] != b[i])
+			return false;
+		if (a[i] == 0)
+			return true;
+	}
+	return true;
+}
+
+/* Task filters: cheap, so they run before anything is read. */
+static __always_inline bool pass_task(void)
+{
+	u64 id = bpf_get_current_pid_tgid();
+
+	if (cfg.n_pids && !in_u32(id >> 32, cfg.pids, cfg.n_pids))
+		return false;
+	if (cfg.n_tids && !in_u32((u32)id, cfg.tids, cfg.n_tids))
+		return false;
+	if (cfg.n_uids && !in_u32((u32)bpf_get_current_uid_gid(), cfg.uids, cfg.n_uids))
+		return false;
+	if (cfg.n_comms) {
+		char comm[TASK_COMM_LEN] = {};
+		bool hit = false;
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		for (int i = 0; i < MAX_FILTER; i++) {
+			if (i >= cfg.n_comms)
+				break;
+			if (comm_eq(comm, cfg.comms[i])) {
+				hit = true;
+				break;
+			}
+		}
+		if (!hit)
+			return false;
+	}
+	return true;
+}
+
+static __always_inline bool in_ports(u16 p)
+{
+	for (int i = 0; i < MAX_FILTER; i++) {
+		if (i >= cfg.n_ports)
+			break;
+		if (cfg.ports[i] == p)
+			return true;
+	}
+	return false;
+}
+
+/* Socket filters, on an event whose socket fields are filled in. */
+static __always_inline bool pass_socket(const struct event *e)
+{
+	if (cfg.n_families && !in_s32(e->family, cfg.families, cfg.n_families))
+		return false;
+	if (cfg.n_protocols && !in_s32(e->protocol, cfg.protocols, cfg.n_protocols))
+		return false;
+	if (cfg.n_types && !in_s32(e->type, cfg.types, cfg.n_types))
+		return false;
+	if (cfg.n_ports && !(e->addr_family && (in_ports(e->lport) || in_ports(e->rport))))
+		return false;
+	return true;
+}
+
+static __always_inline void fill_task(struct event *e, u32 probe)
+{
+	u64 id = bpf_get_current_pid_tgid();
+
+	e->ts_ns = bpf_ktime_get_ns();
+	e->pid = id >> 32;
+	e->tid = (u32)id;
+	e->uid = (u32)bpf_get_current_uid_gid();
+	e->cgroup = bpf_get_current_cgroup_id();
+	e->cpu = bpf_get_smp_processor_id();
+	e->probe = probe;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+/*
+ * The tapset's socket fields: family from proto_ops (sk_family where only the
+ * sock is reachable), protocol from the sock, state/type/flags from the
+ * socket, -1 for what is missing.
+ */
+static __always_inline void fill_socket(struct event *e, struct socket *sock, struct sock *sk)
+{
+	e->family = -1;
+	e->protocol = -1;
+	e->state = -1;
+	e->type = -1;
+	if (sock) {
+		const struct proto_ops *ops = BPF_CORE_READ(sock, ops);
+
+		e->state = BPF_CORE_READ(sock, state);
+		e->type = BPF_CORE_READ(sock, type);
+		e->sock_flags = BPF_CORE_READ(sock, flags);
+		e->ino = BPF_CORE_READ(sock, file, f_inode, i_ino);
+		if (ops)
+			e->family = BPF_CORE_READ(ops, family);
+		if (!sk)
+			sk = BPF_CORE_READ(sock, sk);
+	}
+	if (!sk)
+		return;
+	e->protocol = BPF_CORE_READ(sk, sk_protocol);
+	u16 skf = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (e->family < 0)
+		e->family = skf;
+	if (skf == AF_INET) {
+		e->addr_family = AF_INET;
+		bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
+	} else if (skf == AF_INET6) {
+		e->addr_family = AF_INET6;
+		bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	if (e->addr_family) {
+		e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	}
+}
+
+static __always_inline void count_lost(void)
+{
+	u32 zero = 0;
+	u64 *n = bpf_map_lookup_elem(&lost, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/*
+ * Submit without waking the reader, unless enough is pending: one wake-up
+ * per event costs the traced workload 2-4x, batched wake-ups about 5%. The
+ * reader also polls on a short timer, so a quiet trickle is not held back.
+ */
+static __always_inline u64 wakeup_flag(void)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg.wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void emit(const struct event *src)
+{
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_lost();
+		return;
+	}
+	__builtin_memcpy(e, src, sizeof(*e));
+	bpf_ringbuf_submit(e, wakeup_flag());
+}
+
+static __always_inline struct pending *scratch_pending(void)
+{
+	u32 zero = 0;
+	struct pending *p = bpf_map_lookup_elem(&scratch, &zero);
+
+	if (p)
+		__builtin_memset(p, 0, sizeof(*p));
+	return p;
+}
+
+/* ---- sends and receives: the length tracepoints ---- */
+
+/*
+ * Which tapset path a message took, from the syscall the thread is in.
+ * Kernel threads and io_uring workers have no syscall: their messages are
+ * socket-call messages (sendmsg/recvmsg), as are sendfile, splice and
+ * io_uring submissions.
+ */
+static __always_inline u32 classify(bool send)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	long nr = -1;
+
+	if (!(task->flags & (PF_KTHREAD | PF_IO_WORKER))) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+		nr = BPF_CORE_READ(regs, orig_ax);
+	}
+	if (send) {
+		switch (nr) {
+		case NR_write:
+		case NR_pwrite64:
+			return PROBE_AIO_WRITE_RETURN;
+		case NR_writev:
+		case NR_pwritev:
+		case NR_pwritev2:
+			return PROBE_WRITEV_RETURN;
+		default:
+			return PROBE_SENDMSG_RETURN;
+		}
+	}
+	switch (nr) {
+	case NR_read:
+	case NR_pread64:
+		return PROBE_AIO_READ_RETURN;
+	case NR_readv:
+	case NR_preadv:
+	case NR_preadv2:
+		return PROBE_READV_RETURN;
+	default:
+		return PROBE_RECVMSG_RETURN;
+	}
+}
+
+static __always_inline int on_length(struct sock *sk, int ret, int flags, bool send)
+{
+	struct pending *p;
+	struct event *e;
+	u32 probe;
+
+	/* A peek does not take the message: counting it would count it twice. */
+	if (!send && (flags & MSG_PEEK) && cfg.skip_peek)
+		return 0;
+	probe = classify(send);
+	if (!wanted(probe) || !pass_task())
+		return 0;
+	if (cfg.failed_only && ret >= 0)
+		return 0;
+	p = scratch_pending();
+	if (!p)
+		return 0;
+	e = &p->ev;
+	fill_task(e, probe);
+	fill_socket(e, BPF_CORE_READ(sk, sk_socket), sk);
+	if (!pass_socket(e))
+		return 0;
+	e->size = ret;
+	e->cookie = bpf_get_socket_cookie(sk);
+	emit(e);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sock_send_length, struct sock *sk, int ret, int flags)
+{
+	return on_length(sk, ret, flags, true);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sock_recv_length, struct sock *sk, int ret, int flags)
+{
+	return on_length(sk, ret, flags, false);
+}
+
+/* ---- the file descriptor table ---- */
+
+static __always_inline struct file *fd_file(struct task_struct *task, long fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline struct socket *file_socket(struct file *f)
+{
+	if (!f)
+		return NULL;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	return BPF_CORE_READ(f, private_data);
+}
+
+static __always_inline struct socket *fd_socket(long fd)
+{
+	return file_socket(fd_file((struct task_struct *)bpf_get_current_task(), fd));
+}
+
+/* How many references the file has: the socket goes when the last one does. */
+static __always_inline long file_refs(struct file *f)
+{
+	if (bpf_core_field_exists(f->f_ref))
+		return BPF_CORE_READ(f, f_ref.refcnt.counter) + 1;
+	return BPF_CORE_READ((struct file___old *)f, f_count.counter);
+}
+
+/* ---- entry probes: requested sizes from the syscall arguments ---- */
+
+static __always_inline s64 iov_sum(u64 iov, u64 n)
+{
+	struct user_iovec v;
+	s64 sum = 0;
+
+	for (int i = 0; i < MAX_IOV; i++) {
+		if (i >= n)
+			break;
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(v))))
+			return -14; /* -EFAULT, as the kernel would fail the copy */
+		sum += v.iov_len;
+	}
+	return sum;
+}
+
+static __always_inline s64 msghdr_size(u64 msg)
+{
+	struct user_msghdr m;
+
+	if (bpf_probe_read_user(&m, sizeof(m), (void *)msg))
+		return -14;
+	return iov_sum(m.msg_iov, m.msg_iovlen);
+}
+
+/* Fills task and socket fields for an entry on fd; false if not reported. */
+static __always_inline bool entry_event(struct event *e, u32 probe, long fd)
+{
+	struct socket *sock;
+
+	if (!wanted(probe) || cfg.failed_only || !pass_task())
+		return false;
+	sock = fd_socket(fd);
+	if (!sock)
+		return false;
+	fill_task(e, probe);
+	fill_socket(e, sock, NULL);
+	return pass_socket(e);
+}
+
+struct mmsg_ctx {
+	struct event *ev;
+	u64 vec;
+};
+
+static long mmsg_one(u64 i, void *data)
+{
+	struct mmsg_ctx *c = data;
+
+	c->ev->size = msghdr_size(c->vec + i * sizeof(struct user_mmsghdr));
+	c->ev->ts_ns = bpf_ktime_get_ns();
+	emit(c->ev);
+	return 0;
+}
+
+static __always_inline void entry_io(struct pending *p, long nr, struct pt_regs *regs)
+{
+	struct event *e = &p->ev;
+	long fd = BPF_CORE_READ(regs, di);
+	u64 a1 = BPF_CORE_READ(regs, si);
+	u64 a2 = BPF_CORE_READ(regs, dx);
+
+	switch (nr) {
+	case NR_write:
+	case NR_pwrite64:
+		if (entry_event(e, PROBE_AIO_WRITE, fd)) {
+			e->size = a2;
+			emit(e);
+		}
+		break;
+	case NR_read:
+	case NR_pread64:
+		if (entry_event(e, PROBE_AIO_READ, fd)) {
+			e->size = a2;
+			emit(e);
+		}
+		break;
+	case NR_writev:
+	case NR_pwritev:
+	case NR_pwritev2:
+		if (entry_event(e, PROBE_WRITEV, fd)) {
+			e->size = iov_sum(a1, a2);
+			emit(e);
+		}
+		break;
+	case NR_readv:
+	case NR_preadv:
+	case NR_preadv2:
+		if (entry_event(e, PROBE_READV, fd)) {
+			e->size = iov_sum(a1, a2);
+			emit(e);
+		}
+		break;
+	case NR_sendto:
+		if (entry_event(e, PROBE_SENDMSG, fd)) {
+			e->size = a2;
+			emit(e);
+		}
+		break;
+	case NR_recvfrom:
+		if (entry_event(e, PROBE_RECVMSG, fd)) {
+			e->size = a2;
+			emit(e);
+		}
+		break;
+	case NR_sendmsg:
+		if (entry_event(e, PROBE_SENDMSG, fd)) {
+			e->size = msghdr_size(a1);
+			emit(e);
+		}
+		break;
+	case NR_recvmsg:
+		if (entry_event(e, PROBE_RECVMSG, fd)) {
+			e->size = msghdr_size(a1);
+			emit(e);
+		}
+		break;
+	case NR_sendmmsg:
+	case NR_recvmmsg: {
+		struct mmsg_ctx c = { .ev = e, .vec = a1 };
+		u32 probe = nr == NR_sendmmsg ? PROBE_SENDMSG : PROBE_RECVMSG;
+
+		if (entry_event(e, probe, fd))
+			bpf_loop(a2 < MAX_MMSG ? a2 : MAX_MMSG, mmsg_one, &c, 0);
+		break;
+	}
+	case NR_sendfile:
+		/* sendfile(out_fd, in_fd, offset, count): sends on out_fd */
+		if (entry_event(e, PROBE_SENDMSG, fd)) {
+			e->size = BPF_CORE_READ(regs, r10);
+			emit(e);
+		}
+		break;
+	case NR_splice:
+		/* splice(fd_in, off_in, fd_out, off_out, len, flags) */
+		if (entry_event(e, PROBE_SENDMSG, a2)) {
+			e->size = BPF_CORE_READ(regs, r8);
+			emit(e);
+		}
+		break;
+	}
+}
+
+/* ---- creation ---- */
+
+static __always_inline void entry_create(struct pending *p, long nr, struct pt_regs *regs)
+{
+	struct event *e = &p->ev;
+	u32 tid;
+
+	if (!(wanted(PROBE_CREATE) || wanted(PROBE_CREATE_RETURN)) || !pass_task())
+		return;
+	fill_task(e, PROBE_CREATE);
+	e->family = BPF_CORE_READ(regs, di);
+	/* socket(2) masks SOCK_NONBLOCK/SOCK_CLOEXEC off before __sock_create */
+	e->type = BPF_CORE_READ(regs, si) & SOCK_TYPE_MASK;
+	e->protocol = BPF_CORE_READ(regs, dx);
+	e->state = -1;
+	e->requester = 0;
+	if (cfg.n_ports || !pass_socket(e))
+		return;
+	if (wanted(PROBE_CREATE) && !cfg.failed_only) {
+		emit(e);
+		/* socketpair creates two sockets: the tapset fires twice */
+		if (nr == NR_socketpair)
+			emit(e);
+	}
+	if (!wanted(PROBE_CREATE_RETURN))
+		return;
+	p->nr = nr;
+	p->fire = 1;
+	p->fds_ptr = BPF_CORE_READ(regs, r10);
+	tid = e->tid;
+	bpf_map_update_elem(&pending, &tid, p, BPF_ANY);
+}
+
+static __always_inline void exit_create(struct pending *p, long ret)
+{
+	struct event *e = &p->ev;
+	int fds[2] = { -1, -1 };
+
+	e->probe = PROBE_CREATE_RETURN;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->err = ret < 0 ? ret : 0;
+	e->size = e->err;
+	if (cfg.failed_only && ret >= 0)
+		return;
+	if (p->nr == NR_socket) {
+		fds[0] = ret;
+	} else if (ret == 0) {
+		bpf_probe_read_user(fds, sizeof(fds), (void *)p->fds_ptr);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct socket *sock = ret >= 0 ? fd_socket(fds[i]) : NULL;
+
+		e->ino = sock ? BPF_CORE_READ(sock, file, f_inode, i_ino) : 0;
+		emit(e);
+		if (p->nr == NR_socket)
+			break;
+	}
+}
+
+/* ---- release ---- */
+
+/*
+ * The socket behind fd goes if this descriptor holds the file's last
+ * reference. Fills e with the socket as it is before the release.
+ */
+static __always_inline bool last_ref_socket(struct event *e, struct file *f)
+{
+	struct socket *sock = file_socket(f);
+
+	if (!sock || file_refs(f) != 1)
+		return false;
+	fill_task(e, PROBE_CLOSE);
+	fill_socket(e, sock, NULL);
+	return pass_socket(e);
+}
+
+static __always_inline bool close_wanted(void)
+{
+	return (wanted(PROBE_CLOSE) || wanted(PROBE_CLOSE_RETURN)) && !cfg.failed_only;
+}
+
+/* A release that completes within this event: report entry and return now. */
+static __always_inline void emit_close_pair(struct event *e)
+{
+	if (wanted(PROBE_CLOSE))
+		emit(e);
+	if (wanted(PROBE_CLOSE_RETURN)) {
+		e->probe = PROBE_CLOSE_RETURN;
+		emit(e);
+	}
+}
+
+struct scan_ctx {
+	struct pending *p;
+	struct file **fds;
+	u32 first;
+};
+
+static long scan_one(u64 i, void *data)
+{
+	struct scan_ctx *c = data;
+	struct file *f = NULL;
+
+	bpf_probe_read_kernel(&f, sizeof(f), &c->fds[c->first + i]);
+	if (f && last_ref_socket(&c->p->ev, f))
+		emit_close_pair(&c->p->ev);
+	return 0;
+}
+
+/* Report every socket in fds [first, last] whose last reference goes. */
+static __always_inline void scan_fds(struct pending *p, struct task_struct *task, u64 first, u64 last)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct scan_ctx c = { .p = p };
+	u64 max;
+
+	if (!fdt)
+		return;
+	max = BPF_CORE_READ(fdt, max_fds);
+	if (last >= max)
+		last = max - 1;
+	if (first > last)
+		return;
+	c.fds = BPF_CORE_READ(fdt, fd);
+	c.first = first;
+	bpf_loop(last - first + 1 < MAX_FDS ? last - first + 1 : MAX_FDS, scan_one, &c, 0);
+}
+
+static __always_inline void entry_close(struct pending *p, long nr, struct pt_regs *regs)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct event *e = &p->ev;
+	long fd = BPF_CORE_READ(regs, di);
+	long newfd = BPF_CORE_READ(regs, si);
+	u32 tid;
+
+	if (!close_wanted() || !pass_task())
+		return;
+	switch (nr) {
+	case NR_close:
+		if (!last_ref_socket(e, fd_file(task, fd)))
+			return;
+		break;
+	case NR_dup2:
+	case NR_dup3:
+		/* dup2 over an open descriptor closes it, if oldfd is valid */
+		if (fd == newfd || !fd_file(task, fd))
+			return;
+		if (!last_ref_socket(e, fd_file(task, newfd)))
+			return;
+		break;
+	case NR_close_range:
+		if (BPF_CORE_READ(regs, dx) & CLOSE_RANGE_CLOEXEC)
+			return;
+		scan_fds(p, task, (u32)fd, (u32)newfd);
+		return;
+	default:
+		return;
+	}
+	if (wanted(PROBE_CLOSE))
+		emit(e);
+	if (!wanted(PROBE_CLOSE_RETURN))
+		return;
+	p->nr = nr;
+	p->fire = 1;
+	tid = e->tid;
+	bpf_map_update_elem(&pending, &tid, p, BPF_ANY);
+}
+
+static __always_inline bool io_wanted(long nr)
+{
+	switch (nr) {
+	case NR_write:
+	case NR_pwrite64:
+		return wanted(PROBE_AIO_WRITE);
+	case NR_read:
+	case NR_pread64:
+		return wanted(PROBE_AIO_READ);
+	case NR_writev:
+	case NR_pwritev:
+	case NR_pwritev2:
+		return wanted(PROBE_WRITEV);
+	case NR_readv:
+	case NR_preadv:
+	case NR_preadv2:
+		return wanted(PROBE_READV);
+	case NR_sendto:
+	case NR_sendmsg:
+	case NR_sendmmsg:
+	case NR_sendfile:
+	case NR_splice:
+		return wanted(PROBE_SENDMSG);
+	case NR_recvfrom:
+	case NR_recvmsg:
+	case NR_recvmmsg:
+		return wanted(PROBE_RECVMSG);
+	default:
+		return false;
+	}
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
+{
+	struct pending *p;
+
+	switch (nr) {
+	case NR_socket:
+	case NR_socketpair:
+		p = scratch_pending();
+		if (p)
+			entry_create(p, nr, regs);
+		break;
+	case NR_close:
+	case NR_dup2:
+	case NR_dup3:
+	case NR_close_range:
+		p = scratch_pending();
+		if (p)
+			entry_close(p, nr, regs);
+		break;
+	default:
+		/* every syscall of the system passes here: leave the others fast */
+		if (!io_wanted(nr))
+			break;
+		p = scratch_pending();
+		if (p)
+			entry_io(p, nr, regs);
+		break;
+	}
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	long nr = BPF_CORE_READ(regs, orig_ax);
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct pending *p;
+
+	switch (nr) {
+	case NR_socket:
+	case NR_socketpair:
+	case NR_close:
+	case NR_dup2:
+	case NR_dup3:
+		break;
+	default:
+		return 0;
+	}
+	p = bpf_map_lookup_elem(&pending, &tid);
+	if (!p)
+		return 0;
+	if (p->fire && p->nr == nr) {
+		if (nr == NR_socket || nr == NR_socketpair) {
+			exit_create(p, ret);
+		} else if (ret >= 0 || nr == NR_close) {
+			/* close(2) releases the descriptor even when it reports an error */
+			p->ev.probe = PROBE_CLOSE_RETURN;
+			p->ev.ts_ns = bpf_ktime_get_ns();
+			emit(&p->ev);
+		}
+	}
+	bpf_map_delete_elem(&pending, &tid);
+	return 0;
+}
+
+/*
+ * The last thread of a process that is the last holder of its descriptor
+ * table: every socket whose last reference is in that table goes now.
+ */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_process_exit, struct task_struct *task)
+{
+	struct pending *p;
+
+	if (!close_wanted() || !pass_task())
+		return 0;
+	if (BPF_CORE_READ(task, files, count.counter) != 1)
+		return 0;
+	p = scratch_pending();
+	if (p)
+		scan_fds(p, task, 0, MAX_FDS - 1);
+	return 0;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one event definition shared by the BPF programs and Rust: libbpf-cargo
+ * emits it into the skeleton's `types` module, and the Rust side decodes ring
+ * buffer records with it. Change it here only.
+ */
+#ifndef SOCKTAP_H
+#define SOCKTAP_H
+
+/*
+ * Kernel-side probe identities. An entry probe is even, its .return is the
+ * next odd number. The aliases socket.send/socket.receive are resolved in
+ * user space from the four send/receive .return probes.
+ */
+enum probe_id {
+	PROBE_SENDMSG = 0,
+	PROBE_SENDMSG_RETURN = 1,
+	PROBE_RECVMSG = 2,
+	PROBE_RECVMSG_RETURN = 3,
+	PROBE_AIO_WRITE = 4,
+	PROBE_AIO_WRITE_RETURN = 5,
+	PROBE_AIO_READ = 6,
+	PROBE_AIO_READ_RETURN = 7,
+	PROBE_WRITEV = 8,
+	PROBE_WRITEV_RETURN = 9,
+	PROBE_READV = 10,
+	PROBE_READV_RETURN = 11,
+	PROBE_CREATE = 12,
+	PROBE_CREATE_RETURN = 13,
+	PROBE_CLOSE = 14,
+	PROBE_CLOSE_RETURN = 15,
+	PROBE_COUNT = 16,
+};
+
+#define TASK_COMM_LEN 16
+#define MAX_FILTER 8
+
+struct event {
+	__u64 ts_ns;      /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 cookie;     /* socket cookie, 0 where it cannot be had */
+	__u64 cgroup;     /* cgroup v2 id of the task */
+	__u64 sock_flags; /* socket->flags */
+	__s64 size;       /* entry: bytes requested; .return: bytes moved or -errno */
+	__u32 ino;        /* socket inode number (socket:[ino]), 0 if none */
+	__u32 pid;        /* tgid */
+	__u32 tid;
+	__u32 uid;        /* real uid */
+	__s32 family;     /* -1 when there is no socket */
+	__s32 protocol;
+	__s32 state;
+	__s32 type;
+	__s32 err;        /* create.return: the creation's result */
+	__u32 cpu;
+	__u16 probe;      /* enum probe_id */
+	__u8 requester;   /* create: 1 kernel, 0 user */
+	__u8 addr_family; /* AF_INET/AF_INET6 when the addresses below are set */
+	__u16 lport;      /* host byte order */
+	__u16 rport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	char comm[TASK_COMM_LEN];
+};
+
+/* Filters and options, written into .rodata before load. */
+struct config {
+	__u32 probe_mask;    /* bit (1 << probe_id) per wanted probe */
+	__u32 wakeup_bytes;  /* wake the reader once this much is pending */
+	__u32 failed_only;
+	__u32 skip_peek;
+	__u32 n_pids, n_tids, n_uids, n_comms;
+	__u32 n_families, n_protocols, n_types, n_ports;
+	__u32 pids[MAX_FILTER];
+	__u32 tids[MAX_FILTER];
+	__u32 uids[MAX_FILTER];
+	char comms[MAX_FILTER][TASK_COMM_LEN];
+	__s32 families[MAX_FILTER];
+	__s32 protocols[MAX_FILTER];
+	__s32 types[MAX_FILTER];
+	__u16 ports[MAX_FILTER];
+};
+
+#endif

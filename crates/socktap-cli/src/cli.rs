@@ -19,7 +19,19 @@ pub enum Command {
     List(ListArgs),
     /// Print one line (or JSON object) per probe firing.
     #[command(after_help = TRACE_EXAMPLES)]
-    Trace(TraceArgs),
+    Trace(Box<TraceArgs>),
+    /// Run real socket operations and check each produces exactly the
+    /// events the contract requires; prints a pass/fail table.
+    Conformance(ConformanceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConformanceArgs {
+    /// Only cases whose "OPERATION SOCKET" label contains this text.
+    pub only: Option<String>,
+    /// One JSON object per case.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const TRACE_EXAMPLES: &str = "\

@@ -1,6 +1,7 @@
 //! socktap: which process is sending and receiving what, on which sockets.
 
 mod cli;
+mod conformance;
 mod list;
 mod output;
 mod trace;
@@ -24,12 +25,18 @@ impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    let mut exit_code = ExitCode::SUCCESS;
     let result = match args.command {
         cli::Command::List(a) => list::run(&a),
         cli::Command::Trace(a) => trace::run(&a),
+        cli::Command::Conformance(a) => conformance::run(&a).map(|ok| {
+            if !ok {
+                exit_code = ExitCode::FAILURE;
+            }
+        }),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => exit_code,
         Err(err) => {
             // A reader that went away (`socktap trace | head`) is a normal end.
             if let Some(io) = err.downcast_ref::<std::io::Error>() {

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod caps;
+pub mod conformance;
 pub mod coverage;
 mod error;
 mod event;

@@ -1,0 +1,70 @@
+//! `socktap conformance`: the conformance table for the running kernel.
+
+use std::io::Write;
+
+use socktap::conformance;
+
+use crate::cli::ConformanceArgs;
+
+pub fn run(args: &ConformanceArgs) -> anyhow::Result<bool> {
+    let results = conformance::run(args.only.as_deref())?;
+    let mut out = std::io::stdout().lock();
+    let passed = results.iter().filter(|r| r.passed).count();
+    if args.json {
+        for r in &results {
+            let rec = serde_json::json!({
+                "operation": r.op.label(),
+                "socket": r.kind.label(),
+                "passed": r.passed,
+                "expected": r.expected.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "got": r.got.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "detail": r.detail,
+            });
+            writeln!(out, "{rec}")?;
+        }
+    } else {
+        writeln!(
+            out,
+            "{:<14} {:<14} {:<6} EXPECTED",
+            "OPERATION", "SOCKET", "RESULT"
+        )?;
+        for r in &results {
+            let probes: Vec<String> = summarize(&r.expected);
+            writeln!(
+                out,
+                "{:<14} {:<14} {:<6} {}",
+                r.op.label(),
+                r.kind.label(),
+                if r.passed { "pass" } else { "FAIL" },
+                probes.join(", ")
+            )?;
+            if !r.passed {
+                writeln!(out, "    {}", r.detail)?;
+            }
+        }
+    }
+    writeln!(out, "{} passed, {} failed", passed, results.len() - passed)?;
+    out.flush()?;
+    Ok(passed == results.len())
+}
+
+/// "socket.sendmsg size=100" style short names, with repeats counted.
+fn summarize(expected: &[socktap::conformance::Expect]) -> Vec<String> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for e in expected {
+        let mut s = e.path.name().trim_start_matches("socket.").to_string();
+        if let Some(size) = e.size {
+            s.push_str(&format!("({size})"));
+        }
+        match out.last_mut() {
+            Some((last, n)) if *last == s => *n += 1,
+            _ => out.push((s, 1)),
+        }
+    }
+    if out.is_empty() {
+        return vec!["(none)".into()];
+    }
+    out.into_iter()
+        .map(|(s, n)| if n > 1 { format!("{s}×{n}") } else { s })
+        .collect()
+}

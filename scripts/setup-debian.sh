@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building and testing socktap needs on Debian/Ubuntu, as root.
+# Rust itself (cargo, rustc >= 1.82) is expected to be installed already.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+	clang llvm           # compiles the BPF programs
+	libelf-dev zlib1g-dev pkg-config make  # libbpf, built by libbpf-sys
+	linux-libc-dev       # <linux/bpf.h> for the BPF programs
+	python3 strace       # test workloads and the independent oracle
+	util-linux           # setpriv, for the no-privilege test
+	bpftrace             # an independent oracle and the benchmark peer
+)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -40,7 +40,10 @@ fn main() -> Result<(), socktap::Error> {
 
     let mut rows: Vec<_> = per_process.into_iter().collect();
     rows.sort_by_key(|(_, (s, r))| std::cmp::Reverse(s + r));
-    println!("{:>7} {:<16} {:>12} {:>12}", "PID", "COMM", "SENT", "RECEIVED");
+    println!(
+        "{:>7} {:<16} {:>12} {:>12}",
+        "PID", "COMM", "SENT", "RECEIVED"
+    );
     for ((pid, comm), (sent, received)) in rows {
         println!("{pid:>7} {comm:<16} {sent:>12} {received:>12}");
     }

@@ -24,6 +24,7 @@ pub mod coverage;
 mod error;
 mod event;
 mod filter;
+mod loader;
 pub mod probe;
 pub mod tables;
 mod tracer;

@@ -2,18 +2,16 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::mem::MaybeUninit;
 use std::rc::Rc;
 use std::time::Duration;
 
-use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
+use libbpf_rs::{RingBuffer, RingBufferBuilder};
 
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::filter::Filter;
 use crate::probe::{Path, Probe};
-use crate::skel::{SocktapSkel, SocktapSkelBuilder};
+use crate::loader::{self, Loaded};
 
 /// Default ring buffer size: room for about 29,000 events between reads.
 pub const DEFAULT_RING_BYTES: u32 = 4 << 20;
@@ -83,57 +81,11 @@ impl TracerBuilder {
     }
 }
 
-/// Which BPF program serves which kernel-side paths.
-struct ProgramUse {
-    name: &'static str,
-    paths: &'static [Path],
-}
-
-const PROGRAMS: &[ProgramUse] = &[
-    ProgramUse {
-        name: "sock_send_length",
-        paths: &[
-            Path::SendmsgReturn,
-            Path::AioWriteReturn,
-            Path::WritevReturn,
-        ],
-    },
-    ProgramUse {
-        name: "sock_recv_length",
-        paths: &[Path::RecvmsgReturn, Path::AioReadReturn, Path::ReadvReturn],
-    },
-    ProgramUse {
-        name: "sys_enter",
-        paths: &[
-            Path::Sendmsg,
-            Path::Recvmsg,
-            Path::AioWrite,
-            Path::AioRead,
-            Path::Writev,
-            Path::Readv,
-            Path::Create,
-            Path::CreateReturn,
-            Path::Close,
-            Path::CloseReturn,
-        ],
-    },
-    ProgramUse {
-        name: "sys_exit",
-        paths: &[Path::CreateReturn, Path::CloseReturn],
-    },
-    ProgramUse {
-        name: "sched_process_exit",
-        paths: &[Path::Close, Path::CloseReturn],
-    },
-];
-
 /// A running trace: the BPF programs stay attached until it is dropped.
 pub struct Tracer {
-    // Field order is drop order: the ring buffer and the skeleton (which
-    // holds the links) must go before the object storage they point into.
+    // Field order is drop order: the ring buffer before the object.
     ring: RingBuffer<'static>,
-    skel: SocktapSkel<'static>,
-    _storage: Box<MaybeUninit<OpenObject>>,
+    loaded: Loaded,
     queue: Rc<RefCell<VecDeque<Event>>>,
     /// For each kernel-side path, the requested probes it fires.
     fan_out: Vec<Vec<Probe>>,
@@ -156,10 +108,6 @@ impl Tracer {
     }
 
     fn start(b: TracerBuilder) -> Result<Tracer> {
-        quiet_libbpf();
-        if !crate::caps::can_trace() {
-            return Err(Error::Permission);
-        }
         let mut fan_out: Vec<Vec<Probe>> = vec![Vec::new(); Path::ALL.len()];
         let mut mask = 0u32;
         for &probe in &b.probes {
@@ -169,64 +117,20 @@ impl Tracer {
             }
         }
 
-        let mut storage = Box::new(MaybeUninit::<OpenObject>::uninit());
-        // SAFETY: the skeleton borrows the object storage for as long as it
-        // lives. The storage is a heap allocation owned by the returned
-        // Tracer and never moved out of its Box; the Tracer's field order
-        // drops the ring buffer and the skeleton before the storage.
-        let storage_ref: &'static mut MaybeUninit<OpenObject> =
-            unsafe { &mut *(storage.as_mut() as *mut MaybeUninit<OpenObject>) };
-
-        let mut open = SocktapSkelBuilder::default()
-            .open(storage_ref)
-            .map_err(|e| Error::bpf("opening the BPF object", e))?;
-
-        let rodata = open
-            .maps
-            .rodata_data
-            .as_deref_mut()
-            .ok_or_else(|| Error::Io {
-                what: "configuring the BPF programs".into(),
-                source: std::io::Error::other("the BPF object has no .rodata"),
-            })?;
-        let cfg = &mut rodata.cfg;
-        cfg.probe_mask = mask;
-        cfg.skip_peek = u32::from(!b.include_peek);
         let ring_bytes = b.ring_bytes.max(4096).next_power_of_two();
-        // Wake the reader once an eighth of the ring is pending; below that
-        // it reads on its own short timer.
-        cfg.wakeup_bytes = ring_bytes / 8;
-        b.filter.apply(cfg)?;
-        open.maps
-            .events
-            .set_max_entries(ring_bytes)
-            .map_err(|e| Error::bpf("sizing the ring buffer", e))?;
-
-        for prog in PROGRAMS {
-            let needed = prog.paths.iter().any(|&p| mask & (1 << p as u32) != 0);
-            let p = open_prog(&mut open, prog.name);
-            if let Some(p) = p {
-                p.set_autoload(needed);
-            }
-        }
-
-        let mut skel = open
-            .load()
-            .map_err(|e| Error::bpf("loading the BPF programs", e))?;
-        for prog in PROGRAMS {
-            let needed = prog.paths.iter().any(|&p| mask & (1 << p as u32) != 0);
-            if !needed {
-                continue;
-            }
-            let link = attach_prog(&mut skel, prog.name)
-                .map_err(|e| Error::bpf(format!("attaching {}", prog.name), e))?;
-            store_link(&mut skel, prog.name, link);
-        }
+        let loaded = loader::load(&loader::Options {
+            mask,
+            filter: &b.filter,
+            include_peek: b.include_peek,
+            ring_bytes,
+            aggregate: None,
+            devices: false,
+        })?;
 
         let queue = Rc::new(RefCell::new(VecDeque::with_capacity(4096)));
         let sink = Rc::clone(&queue);
         let mut rb = RingBufferBuilder::new();
-        rb.add(&skel.maps.events, move |data: &[u8]| {
+        rb.add(&loaded.skel.maps.events, move |data: &[u8]| {
             if let Some(ev) = Event::decode(data) {
                 sink.borrow_mut().push_back(ev);
             }
@@ -239,8 +143,7 @@ impl Tracer {
 
         Ok(Tracer {
             ring,
-            skel,
-            _storage: storage,
+            loaded,
             queue,
             fan_out,
             probes: b.probes,
@@ -300,17 +203,7 @@ impl Tracer {
 
     /// Events the kernel side could not record (ring buffer full), since start.
     pub fn lost(&self) -> Result<u64> {
-        let per_cpu = self
-            .skel
-            .maps
-            .lost
-            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
-            .map_err(|e| Error::bpf("reading the loss counter", e))?
-            .unwrap_or_default();
-        Ok(per_cpu
-            .iter()
-            .filter_map(|v| v.get(..8)?.try_into().ok().map(u64::from_ne_bytes))
-            .sum())
+        loader::per_cpu_counter(&self.loaded.skel.maps.lost)
     }
 
     /// Converts an event timestamp (CLOCK_MONOTONIC) to nanoseconds since
@@ -318,54 +211,6 @@ impl Tracer {
     pub fn unix_time_ns(&self, timestamp_ns: u64) -> i128 {
         i128::from(timestamp_ns) + self.clock_offset_ns
     }
-}
-
-fn open_prog<'a>(
-    open: &'a mut crate::skel::OpenSocktapSkel<'static>,
-    name: &str,
-) -> Option<&'a mut libbpf_rs::OpenProgramMut<'static>> {
-    let progs = &mut open.progs;
-    Some(match name {
-        "sock_send_length" => &mut progs.sock_send_length,
-        "sock_recv_length" => &mut progs.sock_recv_length,
-        "sys_enter" => &mut progs.sys_enter,
-        "sys_exit" => &mut progs.sys_exit,
-        "sched_process_exit" => &mut progs.sched_process_exit,
-        _ => return None,
-    })
-}
-
-fn attach_prog(skel: &mut SocktapSkel<'static>, name: &str) -> libbpf_rs::Result<libbpf_rs::Link> {
-    let progs = &skel.progs;
-    match name {
-        "sock_send_length" => progs.sock_send_length.attach(),
-        "sock_recv_length" => progs.sock_recv_length.attach(),
-        "sys_enter" => progs.sys_enter.attach(),
-        "sys_exit" => progs.sys_exit.attach(),
-        _ => progs.sched_process_exit.attach(),
-    }
-}
-
-fn store_link(skel: &mut SocktapSkel<'static>, name: &str, link: libbpf_rs::Link) {
-    let links = &mut skel.links;
-    let slot = match name {
-        "sock_send_length" => &mut links.sock_send_length,
-        "sock_recv_length" => &mut links.sock_recv_length,
-        "sys_enter" => &mut links.sys_enter,
-        "sys_exit" => &mut links.sys_exit,
-        _ => &mut links.sched_process_exit,
-    };
-    *slot = Some(link);
-}
-
-/// libbpf prints verifier logs and warnings to stderr by default. socktap
-/// reports failures through its own errors, so keep libbpf quiet unless
-/// SOCKTAP_DEBUG is set.
-fn quiet_libbpf() {
-    if std::env::var_os("SOCKTAP_DEBUG").is_some() {
-        return;
-    }
-    libbpf_rs::set_print(None);
 }
 
 /// CLOCK_REALTIME - CLOCK_MONOTONIC, in nanoseconds.

@@ -126,6 +126,15 @@ struct socket {
 	const struct proto_ops *ops;
 };
 
+struct net_device {
+	int ifindex;
+};
+
+struct sk_buff {
+	unsigned int len;
+	struct net_device *dev;
+};
+
 #pragma clang attribute pop
 
 /* User-space ABI structures: fixed layouts, read with bpf_probe_read_user. */

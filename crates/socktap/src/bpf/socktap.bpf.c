@@ -40,6 +40,50 @@ struct {
 	__type(value, u64);
 } lost SEC(".maps");
 
+/* In-kernel aggregation: rows of a view, and how many did not fit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 10240); /* set from user space before load */
+	__type(key, struct agg_key);
+	__type(value, struct agg_value);
+} agg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 10240);
+	__type(key, struct agg_key);
+	__type(value, struct agg_hist);
+} agg_hist SEC(".maps");
+
+/* Never written: an all-zero histogram to insert new rows from. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct agg_hist);
+} hist_zero SEC(".maps");
+
+/* Index 0: events that found no room in agg or agg_hist (or pending). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} overflow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, u32);
+	__type(value, struct dev_value);
+} devs SEC(".maps");
+
+/* Makes libbpf-cargo emit these into the skeleton's types. */
+struct agg_key _agg_key = {};
+struct agg_value _agg_value = {};
+struct agg_hist _agg_hist = {};
+struct dev_value _dev_value = {};
+
 /* What a thread's syscall entry left for its exit: create and close returns. */
 struct pending {
 	struct event ev;
@@ -267,9 +311,123 @@ static __always_inline u64 wakeup_flag(void)
 	return BPF_RB_NO_WAKEUP;
 }
 
+static __always_inline void count_overflow(void)
+{
+	u32 zero = 0;
+	u64 *n = bpf_map_lookup_elem(&overflow, &zero);
+
+	if (n)
+		*n += 1; /* per-CPU: no other writer */
+}
+
+/* The value for key in a per-CPU hash, inserting a zero one if needed. */
+static __always_inline void *agg_slot(void *map, const struct agg_key *k, const void *zero)
+{
+	void *v = bpf_map_lookup_elem(map, k);
+
+	if (v)
+		return v;
+	/* -EEXIST means another CPU inserted it first: the lookup finds it */
+	bpf_map_update_elem(map, k, zero, BPF_NOEXIST);
+	v = bpf_map_lookup_elem(map, k);
+	if (!v)
+		count_overflow();
+	return v;
+}
+
+/* log2 bucket of n: 0 for 0, k for [2^(k-1), 2^k), capped at the last one. */
+static __always_inline u32 size_bucket(u64 n)
+{
+	u32 b = 0;
+
+	if (n >= (1ULL << 32)) {
+		return HIST_BUCKETS - 1;
+	}
+	if (n >= (1 << 16)) { b += 16; n >>= 16; }
+	if (n >= (1 << 8)) { b += 8; n >>= 8; }
+	if (n >= (1 << 4)) { b += 4; n >>= 4; }
+	if (n >= (1 << 2)) { b += 2; n >>= 2; }
+	if (n >= (1 << 1)) { b += 1; n >>= 1; }
+	b += n; /* n is now 0 or 1 */
+	return b < HIST_BUCKETS ? b : HIST_BUCKETS - 1;
+}
+
+/*
+ * Counts an event into its row instead of sending it to user space: the
+ * cheapest way to answer "who uses the network" (socktop, stat, serve).
+ */
+static __always_inline void aggregate(const struct event *e)
+{
+	struct agg_value zero = {};
+	struct agg_key k = {};
+	struct agg_value *v;
+	u32 keys = cfg.agg_keys;
+	s64 bytes = 0;
+	bool error = false;
+
+	k.probe = e->probe;
+	if (keys & AGG_PID)
+		k.pid = e->pid;
+	if (keys & AGG_UID)
+		k.uid = e->uid;
+	if (keys & AGG_COMM)
+		__builtin_memcpy(k.comm, e->comm, sizeof(k.comm));
+	if (keys & AGG_CGROUP)
+		k.cgroup = e->cgroup;
+	if (keys & AGG_FAMILY)
+		k.family = e->family;
+	if (keys & AGG_PROTOCOL)
+		k.protocol = e->protocol;
+	if (keys & AGG_TYPE)
+		k.type = e->type;
+	if (keys & AGG_PORT)
+		k.port = e->lport;
+
+	if (e->probe == PROBE_CREATE_RETURN)
+		error = e->err < 0;
+	else if (e->probe < PROBE_CREATE && (e->probe & 1))
+		error = e->size < 0;
+	if (e->probe < PROBE_CREATE && !error)
+		bytes = e->size;
+
+	v = agg_slot(&agg, &k, &zero);
+	if (!v)
+		return;
+	v->count += 1;
+	v->bytes += bytes;
+	v->errors += error;
+
+	if (cfg.hist && e->probe < PROBE_CREATE && !error) {
+		struct agg_hist *h;
+
+		/* a new row starts from an all-zero value: too big for the stack */
+		h = bpf_map_lookup_elem(&agg_hist, &k);
+		if (!h) {
+			u32 z = 0;
+			struct agg_hist *empty = bpf_map_lookup_elem(&hist_zero, &z);
+
+			if (!empty)
+				return;
+			bpf_map_update_elem(&agg_hist, &k, empty, BPF_NOEXIST);
+			h = bpf_map_lookup_elem(&agg_hist, &k);
+			if (!h) {
+				count_overflow();
+				return;
+			}
+		}
+		h->buckets[size_bucket(bytes) & (HIST_BUCKETS - 1)] += 1;
+	}
+}
+
 static __always_inline void emit(const struct event *src)
 {
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct event *e;
+
+	if (cfg.aggregate) {
+		aggregate(src);
+		return;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
 	if (!e) {
 		count_lost();
@@ -584,7 +742,8 @@ static __always_inline void entry_create(struct pending *p, long nr, struct pt_r
 	p->fire = 1;
 	p->fds_ptr = BPF_CORE_READ(regs, r10);
 	tid = e->tid;
-	bpf_map_update_elem(&pending, &tid, p, BPF_ANY);
+	if (bpf_map_update_elem(&pending, &tid, p, BPF_ANY))
+		count_lost(); /* its .return cannot be reported */
 }
 
 static __always_inline void exit_create(struct pending *p, long ret)
@@ -720,7 +879,8 @@ static __always_inline void entry_close(struct pending *p, long nr, struct pt_re
 	p->nr = nr;
 	p->fire = 1;
 	tid = e->tid;
-	bpf_map_update_elem(&pending, &tid, p, BPF_ANY);
+	if (bpf_map_update_elem(&pending, &tid, p, BPF_ANY))
+		count_lost();
 }
 
 static __always_inline bool io_wanted(long nr)
@@ -838,4 +998,43 @@ int BPF_PROG(sched_process_exit, struct task_struct *task)
 	if (p)
 		scan_fds(p, task, 0, MAX_FDS - 1);
 	return 0;
+}
+
+/* ---- network devices (socktop -d) ---- */
+
+static __always_inline int on_dev(struct sk_buff *skb, bool tx)
+{
+	struct dev_value zero = {}, *v;
+	u32 ifindex = BPF_CORE_READ(skb, dev, ifindex);
+	u64 len = BPF_CORE_READ(skb, len);
+
+	v = bpf_map_lookup_elem(&devs, &ifindex);
+	if (!v) {
+		bpf_map_update_elem(&devs, &ifindex, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&devs, &ifindex);
+		if (!v) {
+			count_overflow();
+			return 0;
+		}
+	}
+	if (tx) {
+		v->tx_packets += 1;
+		v->tx_bytes += len;
+	} else {
+		v->rx_packets += 1;
+		v->rx_bytes += len;
+	}
+	return 0;
+}
+
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(net_dev_queue, struct sk_buff *skb)
+{
+	return on_dev(skb, true);
+}
+
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(netif_receive_skb, struct sk_buff *skb)
+{
+	return on_dev(skb, false);
 }

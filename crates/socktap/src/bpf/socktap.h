@@ -61,9 +61,58 @@ struct event {
 	char comm[TASK_COMM_LEN];
 };
 
+/* Aggregation keys: which event fields a key keeps (the rest are zero). */
+enum agg_key_bits {
+	AGG_PID = 1 << 0,
+	AGG_UID = 1 << 1,
+	AGG_COMM = 1 << 2,
+	AGG_CGROUP = 1 << 3,
+	AGG_FAMILY = 1 << 4,
+	AGG_PROTOCOL = 1 << 5,
+	AGG_TYPE = 1 << 6,
+	AGG_PORT = 1 << 7,
+};
+
+#define HIST_BUCKETS 32
+
+/* In-kernel aggregation: what one row of a view is keyed by. */
+struct agg_key {
+	__u64 cgroup;
+	__u32 pid;
+	__u32 uid;
+	__s32 family;
+	__s32 protocol;
+	__s32 type;
+	__u16 port;  /* local port of INET/INET6 sockets */
+	__u16 probe; /* enum probe_id: always kept */
+	char comm[TASK_COMM_LEN];
+};
+
+struct agg_value {
+	__u64 count;  /* firings */
+	__u64 bytes;  /* bytes moved (returns) or requested (entries) */
+	__u64 errors; /* returns with a negative result */
+};
+
+/* Log2 histogram of sizes: bucket 0 holds 0, bucket k holds [2^(k-1), 2^k). */
+struct agg_hist {
+	__u64 buckets[HIST_BUCKETS];
+};
+
+/* Network devices (socktop -d), keyed by ifindex. */
+struct dev_value {
+	__u64 tx_packets;
+	__u64 rx_packets;
+	__u64 tx_bytes;
+	__u64 rx_bytes;
+};
+
 /* Filters and options, written into .rodata before load. */
 struct config {
 	__u32 probe_mask;    /* bit (1 << probe_id) per wanted probe */
+	__u32 aggregate;     /* 1: count into the agg maps instead of emitting */
+	__u32 agg_keys;      /* enum agg_key_bits */
+	__u32 hist;          /* 1: also fill agg_hist */
 	__u32 wakeup_bytes;  /* wake the reader once this much is pending */
 	__u32 failed_only;
 	__u32 skip_peek;

@@ -20,9 +20,47 @@ pub enum Command {
     /// Print one line (or JSON object) per probe firing.
     #[command(after_help = TRACE_EXAMPLES)]
     Trace(Box<TraceArgs>),
+    /// SystemTap's socktop: live per-process socket traffic, from in-kernel
+    /// counters (--batch: socktop's text reports).
+    #[command(after_help = TOP_HELP)]
+    Top(Box<TopArgs>),
     /// Run real socket operations and check each produces exactly the
     /// events the contract requires; prints a pass/fail table.
     Conformance(ConformanceArgs),
+}
+
+const TOP_HELP: &str = "\
+Filters of one kind are OR'ed, different kinds AND'ed, as in socktop.
+Keys in the live view: q quit, p pause, s change the sort, / filter by command, + - rows.
+
+Examples:
+  socktap top                       the live view, every second
+  socktap top --batch -i 5 -c 3     three socktop reports, 5 s apart
+  socktap top -P TCP -P UDP -d      TCP and UDP only, with network devices";
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Seconds per report [default: 5 with --batch, as socktop; 1 live].
+    #[arg(short = 'i', long = "interval", value_name = "SECONDS")]
+    pub interval: Option<f64>,
+    /// Rows shown (processes, and devices with -d).
+    #[arg(short = 'N', long = "rows", default_value_t = 10)]
+    pub rows: usize,
+    /// Stop after this many reports.
+    #[arg(short = 'c', long = "count")]
+    pub count: Option<u64>,
+    /// Also show network device traffic (net:net_dev_queue, net:netif_receive_skb).
+    #[arg(short = 'd', long = "devices")]
+    pub devices: bool,
+    /// Print socktop's text report instead of the live view (the default
+    /// when stdout is not a terminal).
+    #[arg(long)]
+    pub batch: bool,
+    /// Rows the kernel side holds; traffic beyond it is counted as overflow.
+    #[arg(long, default_value_t = socktap::aggregate::DEFAULT_CAPACITY)]
+    pub capacity: u32,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,8 @@ mod cli;
 mod conformance;
 mod list;
 mod output;
+mod report;
+mod top;
 mod trace;
 
 use std::io::ErrorKind;
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::List(a) => list::run(&a),
         cli::Command::Trace(a) => trace::run(&a),
+        cli::Command::Top(a) => top::run(&a),
         cli::Command::Conformance(a) => conformance::run(&a).map(|ok| {
             if !ok {
                 exit_code = ExitCode::FAILURE;

@@ -18,6 +18,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod aggregate;
 mod caps;
 pub mod conformance;
 pub mod coverage;
@@ -42,6 +43,7 @@ mod skel {
     include!(concat!(env!("OUT_DIR"), "/socktap.skel.rs"));
 }
 
+pub use aggregate::{Aggregator, AggregatorBuilder, Counts, Keys, RowKey};
 pub use caps::can_trace;
 pub use error::{Error, Result};
 pub use event::Event;

@@ -21,7 +21,11 @@ struct Program {
 const PROGRAMS: &[Program] = &[
     Program {
         name: "sock_send_length",
-        paths: &[Path::SendmsgReturn, Path::AioWriteReturn, Path::WritevReturn],
+        paths: &[
+            Path::SendmsgReturn,
+            Path::AioWriteReturn,
+            Path::WritevReturn,
+        ],
     },
     Program {
         name: "sock_recv_length",

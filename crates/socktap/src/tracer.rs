@@ -10,8 +10,8 @@ use libbpf_rs::{RingBuffer, RingBufferBuilder};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::filter::Filter;
-use crate::probe::{Path, Probe};
 use crate::loader::{self, Loaded};
+use crate::probe::{Path, Probe};
 
 /// Default ring buffer size: room for about 29,000 events between reads.
 pub const DEFAULT_RING_BYTES: u32 = 4 << 20;

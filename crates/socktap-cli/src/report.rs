@@ -1,0 +1,283 @@
+//! socktop's rows: per (pid, protocol, family), successful sends and
+//! receives with their bytes, from the in-kernel aggregation.
+
+use std::collections::HashMap;
+
+use socktap::aggregate::Device;
+use socktap::{Counts, Probe, RowKey};
+
+/// One row of socktop's PROCESSES section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcRow {
+    pub pid: u32,
+    pub uid: u32,
+    pub comm: String,
+    pub protocol: i32,
+    pub family: i32,
+    pub sends: u64,
+    pub recvs: u64,
+    pub send_bytes: u64,
+    pub recv_bytes: u64,
+}
+
+impl ProcRow {
+    pub fn total_bytes(&self) -> u64 {
+        self.send_bytes + self.recv_bytes
+    }
+}
+
+/// Folds kernel rows (keyed by path, pid, uid, comm, family, protocol)
+/// into socktop rows. As socktop does, only successful calls count, and a
+/// 0-byte success counts as an operation without bytes.
+pub fn proc_rows(rows: &HashMap<RowKey, Counts>) -> Vec<ProcRow> {
+    let mut by: HashMap<(u32, i32, i32), ProcRow> = HashMap::new();
+    for (k, c) in rows {
+        let send = Probe::Send.paths().contains(&k.path);
+        let recv = Probe::Receive.paths().contains(&k.path);
+        if !send && !recv {
+            continue;
+        }
+        let row = by
+            .entry((k.pid, k.protocol, k.family))
+            .or_insert_with(|| ProcRow {
+                pid: k.pid,
+                uid: k.uid,
+                comm: k.comm.clone(),
+                protocol: k.protocol,
+                family: k.family,
+                ..Default::default()
+            });
+        if send {
+            row.sends += c.successes();
+            row.send_bytes += c.bytes;
+        } else {
+            row.recvs += c.successes();
+            row.recv_bytes += c.bytes;
+        }
+    }
+    let mut out: Vec<ProcRow> = by.into_values().filter(|r| r.sends + r.recvs > 0).collect();
+    sort_rows(&mut out, SortBy::Bytes);
+    out
+}
+
+/// What the rows are ordered by (descending, ties by pid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    Bytes,
+    Sends,
+    Recvs,
+    Pid,
+    Command,
+}
+
+impl SortBy {
+    pub fn next(self) -> SortBy {
+        match self {
+            SortBy::Bytes => SortBy::Sends,
+            SortBy::Sends => SortBy::Recvs,
+            SortBy::Recvs => SortBy::Pid,
+            SortBy::Pid => SortBy::Command,
+            SortBy::Command => SortBy::Bytes,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SortBy::Bytes => "bytes",
+            SortBy::Sends => "#send",
+            SortBy::Recvs => "#recv",
+            SortBy::Pid => "pid",
+            SortBy::Command => "command",
+        }
+    }
+}
+
+pub fn sort_rows(rows: &mut [ProcRow], by: SortBy) {
+    rows.sort_by(|a, b| {
+        let primary = match by {
+            SortBy::Bytes => b.total_bytes().cmp(&a.total_bytes()),
+            SortBy::Sends => b.sends.cmp(&a.sends),
+            SortBy::Recvs => b.recvs.cmp(&a.recvs),
+            SortBy::Pid => a.pid.cmp(&b.pid),
+            SortBy::Command => a.comm.cmp(&b.comm),
+        };
+        primary
+            .then_with(|| a.pid.cmp(&b.pid))
+            .then_with(|| a.protocol.cmp(&b.protocol))
+            .then_with(|| a.family.cmp(&b.family))
+    });
+}
+
+/// `ctime()`'s format of the local time now, e.g. "Mon Jan 29 12:27:24 2007".
+pub fn ctime_now() -> String {
+    // SAFETY: time(NULL) only returns the current time.
+    let now = unsafe { libc::time(std::ptr::null_mut()) };
+    // SAFETY: all-zero is a valid `tm`; localtime_r fills it from `now`.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to valid, owned values.
+    unsafe { libc::localtime_r(&now, &mut tm) };
+    let mut buf = [0u8; 64];
+    let fmt = c"%a %b %e %H:%M:%S %Y";
+    // SAFETY: buf has room for the 24-byte result; fmt is NUL-terminated.
+    let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), fmt.as_ptr(), &tm) };
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// socktop's report, byte for byte: banner, PROCESSES, optional DEVICES,
+/// closing rule and an empty line.
+pub fn socktop_report(
+    time: &str,
+    rows: &[ProcRow],
+    devices: Option<&[Device]>,
+    top: usize,
+) -> String {
+    use socktap::tables::{sock_fam_num2str, sock_prot_num2str};
+    let mut s = String::new();
+    s.push_str(&format!("{} {} {}\n", "=".repeat(23), time, "=".repeat(24)));
+    s.push_str(&format!(
+        "{} PROCESSES {}\n",
+        "-".repeat(31),
+        "-".repeat(31)
+    ));
+    s.push_str(&format!(
+        "{:<5} {:<5} {:>7} {:>7} {:>7} {:>7} {:<4} {:<8} {:<15}\n",
+        "PID", "UID", "#SEND", "#RECV", "SEND_KB", "RECV_KB", "PROT", "FAMILY", "COMMAND"
+    ));
+    for r in rows.iter().take(top) {
+        s.push_str(&format!(
+            "{:<5} {:<5} {:>7} {:>7} {:>7} {:>7} {:<4} {:<8} {:<15}\n",
+            r.pid,
+            r.uid,
+            r.sends,
+            r.recvs,
+            r.send_bytes / 1024,
+            r.recv_bytes / 1024,
+            sock_prot_num2str(i64::from(r.protocol)),
+            sock_fam_num2str(i64::from(r.family)),
+            r.comm
+        ));
+    }
+    if let Some(devs) = devices {
+        s.push_str(&format!("{} DEVICES {}\n", "-".repeat(32), "-".repeat(32)));
+        s.push_str(&format!(
+            "{:<7} {:>13} {:>13} {:>15} {:>15}\n",
+            "DEV", "#XMIT", "#RECV", "XMIT_KB", "RECV_KB"
+        ));
+        for d in devs.iter().take(top) {
+            s.push_str(&format!(
+                "{:<7} {:>13} {:>13} {:>15} {:>15}\n",
+                d.name,
+                d.tx_packets,
+                d.rx_packets,
+                d.tx_bytes / 1024,
+                d.rx_bytes / 1024
+            ));
+        }
+    }
+    s.push_str(&"=".repeat(73));
+    s.push_str("\n\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socktap::Path;
+
+    fn key(path: Path, pid: u32, protocol: i32) -> RowKey {
+        RowKey {
+            path,
+            pid,
+            uid: 1000,
+            comm: format!("p{pid}"),
+            cgroup: 0,
+            family: 2,
+            protocol,
+            sock_type: 0,
+            port: 0,
+        }
+    }
+
+    fn counts(count: u64, bytes: u64, errors: u64) -> Counts {
+        Counts {
+            count,
+            bytes,
+            errors,
+            hist: None,
+        }
+    }
+
+    #[test]
+    fn folds_paths_into_socktop_rows_sorted_by_bytes() {
+        let mut m = HashMap::new();
+        m.insert(key(Path::SendmsgReturn, 1, 17), counts(3, 3000, 1));
+        m.insert(key(Path::AioWriteReturn, 1, 17), counts(1, 100, 0));
+        m.insert(key(Path::RecvmsgReturn, 1, 17), counts(2, 2048, 0));
+        m.insert(key(Path::ReadvReturn, 2, 6), counts(1, 9000, 0));
+        m.insert(key(Path::Sendmsg, 2, 6), counts(5, 5, 0)); // entries don't count
+        let rows = proc_rows(&m);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].pid, rows[0].recvs, rows[0].recv_bytes),
+            (2, 1, 9000)
+        );
+        assert_eq!(
+            (
+                rows[1].sends,
+                rows[1].send_bytes,
+                rows[1].recvs,
+                rows[1].recv_bytes
+            ),
+            (3, 3100, 2, 2048)
+        );
+    }
+
+    #[test]
+    fn report_layout_is_socktops() {
+        let rows = vec![ProcRow {
+            pid: 4242,
+            uid: 0,
+            comm: "python3".into(),
+            protocol: 17,
+            family: 2,
+            sends: 3,
+            recvs: 2,
+            send_bytes: 3100,
+            recv_bytes: 2048,
+        }];
+        let devs = vec![Device {
+            name: "lo".into(),
+            tx_packets: 5,
+            rx_packets: 5,
+            tx_bytes: 4096,
+            rx_bytes: 4096,
+        }];
+        let r = socktop_report("Mon Jan 29 12:27:24 2007", &rows, Some(&devs), 10);
+        let expected = "\
+======================= Mon Jan 29 12:27:24 2007 ========================
+------------------------------- PROCESSES -------------------------------
+PID   UID     #SEND   #RECV SEND_KB RECV_KB PROT FAMILY   COMMAND        
+4242  0           3       2       3       2 UDP  INET     python3        
+-------------------------------- DEVICES --------------------------------
+DEV             #XMIT         #RECV         XMIT_KB         RECV_KB
+lo                  5             5               4               4
+=========================================================================
+
+";
+        assert_eq!(r, expected);
+        for line in r
+            .lines()
+            .filter(|l| l.starts_with('=') || l.starts_with('-'))
+        {
+            assert_eq!(line.len(), 73, "{line}");
+        }
+    }
+
+    #[test]
+    fn ctime_has_ctimes_shape() {
+        let t = ctime_now();
+        assert_eq!(t.len(), 24, "{t}");
+        assert_eq!(&t[3..4], " ");
+        assert_eq!(&t[19..20], " ");
+    }
+}

@@ -1,0 +1,355 @@
+//! `socktap top`: SystemTap's socktop. A live per-process view of socket
+//! traffic, or with `--batch` socktop's text report, from in-kernel
+//! aggregation.
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Row, Table};
+use ratatui::Frame;
+use socktap::aggregate::Device;
+use socktap::tables::{family_display_name, protocol_display_name};
+use socktap::{Aggregator, Keys, Probe};
+
+use crate::cli::TopArgs;
+use crate::report::{proc_rows, socktop_report, sort_rows, ProcRow, SortBy};
+use crate::trace::stop_flag;
+use crate::UsageError;
+
+fn interval(args: &TopArgs, batch: bool) -> anyhow::Result<Duration> {
+    let secs = args.interval.unwrap_or(if batch { 5.0 } else { 1.0 });
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(UsageError(format!(
+            "-i/--interval: {secs} is not a positive number of seconds"
+        ))
+        .into());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn start(args: &TopArgs) -> anyhow::Result<Aggregator> {
+    if args.filter.failed {
+        return Err(
+            UsageError("--failed: top counts successful calls, as socktop does".into()).into(),
+        );
+    }
+    let filter = args.filter.to_filter()?;
+    Ok(Aggregator::builder()
+        .probes(&[Probe::Send, Probe::Receive])
+        .filter(filter)
+        .keys(Keys {
+            pid: true,
+            uid: true,
+            comm: true,
+            family: true,
+            protocol: true,
+            ..Default::default()
+        })
+        .capacity(args.capacity)
+        .devices(args.devices)
+        .start()?)
+}
+
+pub fn run(args: &TopArgs) -> anyhow::Result<()> {
+    let batch = args.batch || !std::io::stdout().is_terminal();
+    let every = interval(args, batch)?;
+    let mut agg = start(args)?;
+    let stop = stop_flag()?;
+    let reports = if batch {
+        run_batch(args, every, &mut agg, &stop)?
+    } else {
+        run_live(args, every, &mut agg, &stop)?
+    };
+    eprintln!(
+        "socktap: {reports} reports, {} overflowed, {} lost",
+        agg.overflow()?,
+        agg.lost()?
+    );
+    Ok(())
+}
+
+/// Sleeps until `until` or a stop request; false if stopped.
+fn wait(until: Instant, stop: &std::sync::atomic::AtomicBool) -> bool {
+    while Instant::now() < until {
+        if stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        std::thread::sleep(
+            until
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(50)),
+        );
+    }
+    !stop.load(Ordering::SeqCst)
+}
+
+fn run_batch(
+    args: &TopArgs,
+    every: Duration,
+    agg: &mut Aggregator,
+    stop: &std::sync::atomic::AtomicBool,
+) -> anyhow::Result<u64> {
+    eprintln!(
+        "Tracing socket.send, socket.receive; a report every {} s. Ctrl-C to end.",
+        every.as_secs_f64()
+    );
+    let mut out = std::io::stdout().lock();
+    let mut next = Instant::now() + every;
+    let mut reports = 0;
+    while args.count.is_none_or(|c| reports < c) {
+        if !wait(next, stop) {
+            break;
+        }
+        next += every;
+        let rows = proc_rows(&agg.interval()?);
+        let devices = if args.devices {
+            Some(agg.devices_interval()?)
+        } else {
+            None
+        };
+        let report = socktop_report(
+            &crate::report::ctime_now(),
+            &rows,
+            devices.as_deref(),
+            args.rows,
+        );
+        match out.write_all(report.as_bytes()).and_then(|()| out.flush()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+            Err(e) => return Err(e.into()),
+        }
+        reports += 1;
+    }
+    Ok(reports)
+}
+
+/// What the live view shows and how.
+struct View {
+    rows: Vec<ProcRow>,
+    devices: Vec<Device>,
+    sort: SortBy,
+    paused: bool,
+    filter: String,
+    editing: bool,
+    reports: u64,
+    overflow: u64,
+    lost: u64,
+    every: Duration,
+    top: usize,
+    show_devices: bool,
+}
+
+fn run_live(
+    args: &TopArgs,
+    every: Duration,
+    agg: &mut Aggregator,
+    stop: &std::sync::atomic::AtomicBool,
+) -> anyhow::Result<u64> {
+    let mut terminal = ratatui::try_init().context("setting up the terminal")?;
+    let mut v = View {
+        rows: Vec::new(),
+        devices: Vec::new(),
+        sort: SortBy::Bytes,
+        paused: false,
+        filter: String::new(),
+        editing: false,
+        reports: 0,
+        overflow: 0,
+        lost: 0,
+        every,
+        top: args.rows,
+        show_devices: args.devices,
+    };
+    let result = live_loop(args, agg, stop, &mut terminal, &mut v);
+    ratatui::restore();
+    result.map(|()| v.reports)
+}
+
+fn live_loop(
+    args: &TopArgs,
+    agg: &mut Aggregator,
+    stop: &std::sync::atomic::AtomicBool,
+    terminal: &mut ratatui::DefaultTerminal,
+    v: &mut View,
+) -> anyhow::Result<()> {
+    let mut next = Instant::now() + v.every;
+    loop {
+        terminal.draw(|f| draw(f, v))?;
+        if stop.load(Ordering::SeqCst) || args.count.is_some_and(|c| v.reports >= c) {
+            return Ok(());
+        }
+        let timeout = next
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(200));
+        if event::poll(timeout)? {
+            if let Event::Key(k) = event::read()? {
+                if k.kind != KeyEventKind::Press {
+                    continue;
+                }
+                if v.editing {
+                    match k.code {
+                        KeyCode::Enter | KeyCode::Esc => v.editing = false,
+                        KeyCode::Backspace => {
+                            v.filter.pop();
+                        }
+                        KeyCode::Char(c) => v.filter.push(c),
+                        _ => {}
+                    }
+                    continue;
+                }
+                match k.code {
+                    KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
+                    KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                        return Ok(())
+                    }
+                    KeyCode::Char('p') | KeyCode::Char(' ') => v.paused = !v.paused,
+                    KeyCode::Char('s') => {
+                        v.sort = v.sort.next();
+                        sort_rows(&mut v.rows, v.sort);
+                    }
+                    KeyCode::Char('/') | KeyCode::Char('f') => {
+                        v.editing = true;
+                        v.filter.clear();
+                    }
+                    KeyCode::Char('+') => v.top += 5,
+                    KeyCode::Char('-') => v.top = v.top.saturating_sub(5).max(1),
+                    _ => {}
+                }
+            }
+        }
+        if Instant::now() >= next {
+            next += v.every;
+            // Each report covers one interval, paused or not: a pause
+            // freezes the screen, not the counting.
+            let mut rows = proc_rows(&agg.interval()?);
+            let devices = if v.show_devices {
+                agg.devices_interval()?
+            } else {
+                Vec::new()
+            };
+            v.overflow = agg.overflow()?;
+            v.lost = agg.lost()?;
+            v.reports += 1;
+            if !v.paused {
+                sort_rows(&mut rows, v.sort);
+                v.rows = rows;
+                v.devices = devices;
+            }
+        }
+    }
+}
+
+fn draw(f: &mut Frame, v: &View) {
+    let dev_height = if v.show_devices {
+        (v.devices.len().min(v.top) + 3) as u16
+    } else {
+        0
+    };
+    let [head, procs, devs, help_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(dev_height),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+
+    let status =
+        format!(
+        "socktap top — {} — every {}s — backend: tracepoint — overflow {} — lost {} — sort: {}{}{}",
+        crate::report::ctime_now(),
+        v.every.as_secs_f64(),
+        v.overflow,
+        v.lost,
+        v.sort.name(),
+        if v.paused { " — PAUSED" } else { "" },
+        if v.filter.is_empty() { String::new() } else { format!(" — filter: {}", v.filter) },
+    );
+    f.render_widget(Paragraph::new(status), head);
+
+    let header = Row::new([
+        "PID", "UID", "#SEND", "#RECV", "SEND_KB", "RECV_KB", "PROT", "FAMILY", "COMMAND",
+    ])
+    .style(Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED));
+    let rows: Vec<Row> = v
+        .rows
+        .iter()
+        .filter(|r| v.filter.is_empty() || r.comm.contains(&v.filter))
+        .take(v.top)
+        .map(|r| {
+            Row::new([
+                r.pid.to_string(),
+                r.uid.to_string(),
+                r.sends.to_string(),
+                r.recvs.to_string(),
+                (r.send_bytes / 1024).to_string(),
+                (r.recv_bytes / 1024).to_string(),
+                protocol_display_name(i64::from(r.family), i64::from(r.protocol)).into_owned(),
+                family_display_name(i64::from(r.family)).into_owned(),
+                r.comm.clone(),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(7),
+        Constraint::Length(6),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(8),
+        Constraint::Length(9),
+        Constraint::Min(15),
+    ];
+    f.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .block(Block::bordered().title(" PROCESSES ")),
+        procs,
+    );
+    if v.show_devices {
+        let header = Row::new(["DEV", "#XMIT", "#RECV", "XMIT_KB", "RECV_KB"])
+            .style(Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED));
+        let rows: Vec<Row> = v
+            .devices
+            .iter()
+            .take(v.top)
+            .map(|d| {
+                Row::new([
+                    d.name.clone(),
+                    d.tx_packets.to_string(),
+                    d.rx_packets.to_string(),
+                    (d.tx_bytes / 1024).to_string(),
+                    (d.rx_bytes / 1024).to_string(),
+                ])
+            })
+            .collect();
+        let widths = [
+            Constraint::Length(16),
+            Constraint::Length(14),
+            Constraint::Length(14),
+            Constraint::Length(16),
+            Constraint::Length(16),
+        ];
+        f.render_widget(
+            Table::new(rows, widths)
+                .header(header)
+                .block(Block::bordered().title(" DEVICES ")),
+            devs,
+        );
+    }
+    let help = if v.editing {
+        format!(
+            "filter by command: {}▏ (Enter to apply, Esc to close)",
+            v.filter
+        )
+    } else {
+        "q quit  p pause  s sort  / filter  + - rows".to_string()
+    };
+    f.render_widget(Paragraph::new(Line::from(help)), help_area);
+}

@@ -1,0 +1,517 @@
+//! In-kernel aggregation: per-CPU maps of counts, bytes, errors and size
+//! histograms, keyed by what a view needs. No per-event record crosses to
+//! user space; the reader takes a snapshot per interval.
+
+use std::collections::HashMap;
+
+use libbpf_rs::{MapCore, MapFlags};
+
+use crate::error::{Error, Result};
+use crate::filter::Filter;
+use crate::loader::{self, Loaded};
+use crate::probe::{Path, Probe};
+use crate::skel::types;
+
+/// Number of log2 size buckets: bucket 0 holds size 0, bucket k sizes in
+/// [2^(k-1), 2^k), the last one everything larger.
+pub const HIST_BUCKETS: usize = 32;
+
+/// Default number of rows the kernel side holds.
+pub const DEFAULT_CAPACITY: u32 = 10240;
+
+/// Which event fields a row is keyed by (besides the probe path, always kept).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keys {
+    /// Process id.
+    pub pid: bool,
+    /// Real uid.
+    pub uid: bool,
+    /// Command name.
+    pub comm: bool,
+    /// Cgroup v2 id.
+    pub cgroup: bool,
+    /// Family.
+    pub family: bool,
+    /// Protocol.
+    pub protocol: bool,
+    /// Socket type.
+    pub sock_type: bool,
+    /// Local port of INET/INET6 sockets.
+    pub port: bool,
+}
+
+impl Keys {
+    fn bits(self) -> u32 {
+        [
+            self.pid,
+            self.uid,
+            self.comm,
+            self.cgroup,
+            self.family,
+            self.protocol,
+            self.sock_type,
+            self.port,
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &on)| u32::from(on) << i)
+        .sum()
+    }
+}
+
+/// One row's key. Fields not in the [`Keys`] are zero.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RowKey {
+    /// The kernel-side path.
+    pub path: Path,
+    /// Process id.
+    pub pid: u32,
+    /// Real uid.
+    pub uid: u32,
+    /// Command name.
+    pub comm: String,
+    /// Cgroup v2 id.
+    pub cgroup: u64,
+    /// Family.
+    pub family: i32,
+    /// Protocol.
+    pub protocol: i32,
+    /// Socket type.
+    pub sock_type: i32,
+    /// Local port.
+    pub port: u16,
+}
+
+/// Counts of one row over an interval (or since start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts {
+    /// Firings.
+    pub count: u64,
+    /// Bytes moved (return probes, successes only) or requested (entry probes).
+    pub bytes: u64,
+    /// Return probes whose result was an error.
+    pub errors: u64,
+    /// Log2 histogram of sizes, when asked for.
+    pub hist: Option<[u64; HIST_BUCKETS]>,
+}
+
+impl Counts {
+    fn zero(hist: bool) -> Counts {
+        Counts {
+            count: 0,
+            bytes: 0,
+            errors: 0,
+            hist: hist.then_some([0; HIST_BUCKETS]),
+        }
+    }
+
+    fn minus(&self, before: &Counts) -> Counts {
+        let hist = match (self.hist, before.hist) {
+            (Some(a), Some(b)) => Some(std::array::from_fn(|i| a[i].saturating_sub(b[i]))),
+            (a, _) => a,
+        };
+        Counts {
+            count: self.count.saturating_sub(before.count),
+            bytes: self.bytes.saturating_sub(before.bytes),
+            errors: self.errors.saturating_sub(before.errors),
+            hist,
+        }
+    }
+
+    /// Adds another row's counts into this one.
+    pub fn add(&mut self, other: &Counts) {
+        self.count += other.count;
+        self.bytes += other.bytes;
+        self.errors += other.errors;
+        if let (Some(a), Some(b)) = (self.hist.as_mut(), other.hist.as_ref()) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+    }
+
+    /// Successful firings (count - errors).
+    pub fn successes(&self) -> u64 {
+        self.count.saturating_sub(self.errors)
+    }
+}
+
+/// Traffic of one network device.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Device {
+    /// Interface name (or the ifindex if it has none here).
+    pub name: String,
+    /// Packets queued for transmission.
+    pub tx_packets: u64,
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Bytes queued for transmission.
+    pub tx_bytes: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+}
+
+/// Configures and starts an [`Aggregator`].
+#[derive(Debug, Clone)]
+pub struct AggregatorBuilder {
+    probes: Vec<Probe>,
+    filter: Filter,
+    keys: Keys,
+    hist: bool,
+    capacity: u32,
+    devices: bool,
+}
+
+impl Default for AggregatorBuilder {
+    fn default() -> Self {
+        AggregatorBuilder {
+            probes: vec![Probe::Send, Probe::Receive],
+            filter: Filter::default(),
+            keys: Keys::default(),
+            hist: false,
+            capacity: DEFAULT_CAPACITY,
+            devices: false,
+        }
+    }
+}
+
+impl AggregatorBuilder {
+    /// The probes to count (default: `socket.send` and `socket.receive`).
+    pub fn probes(mut self, probes: &[Probe]) -> Self {
+        self.probes = probes.to_vec();
+        self
+    }
+
+    /// The in-kernel filter.
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// What rows are keyed by.
+    pub fn keys(mut self, keys: Keys) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// Also keep log2 histograms of sizes.
+    pub fn histograms(mut self, yes: bool) -> Self {
+        self.hist = yes;
+        self
+    }
+
+    /// How many rows the kernel side holds; events for rows beyond it are
+    /// counted as overflow.
+    pub fn capacity(mut self, rows: u32) -> Self {
+        self.capacity = rows;
+        self
+    }
+
+    /// Also count network device traffic (socktop -d).
+    pub fn devices(mut self, yes: bool) -> Self {
+        self.devices = yes;
+        self
+    }
+
+    /// Loads and attaches the programs.
+    pub fn start(self) -> Result<Aggregator> {
+        let mut mask = 0u32;
+        for probe in &self.probes {
+            for &path in probe.paths() {
+                mask |= 1 << path as u32;
+            }
+        }
+        let loaded = loader::load(&loader::Options {
+            mask,
+            filter: &self.filter,
+            include_peek: false,
+            // Unused in aggregation: the smallest ring buffer.
+            ring_bytes: 4096,
+            aggregate: Some((self.keys.bits(), self.hist, self.capacity)),
+            devices: self.devices,
+        })?;
+        Ok(Aggregator {
+            loaded,
+            probes: self.probes,
+            hist: self.hist,
+            before: HashMap::new(),
+            devices_before: HashMap::new(),
+        })
+    }
+}
+
+/// Counts events in the kernel until dropped.
+pub struct Aggregator {
+    loaded: Loaded,
+    probes: Vec<Probe>,
+    hist: bool,
+    /// Cumulative counts at the last interval, to subtract.
+    before: HashMap<RowKey, Counts>,
+    devices_before: HashMap<u32, Device>,
+}
+
+impl std::fmt::Debug for Aggregator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aggregator")
+            .field("probes", &self.probes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn comm_string(c: &[i8; 16]) -> String {
+    let bytes: Vec<u8> = c.iter().map(|&b| b as u8).take_while(|&b| b != 0).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn sum_u64s(values: &[Vec<u8>], n: usize) -> Vec<u64> {
+    let mut out = vec![0u64; n];
+    for cpu in values {
+        for (i, o) in out.iter_mut().enumerate() {
+            if let Some(b) = cpu.get(i * 8..i * 8 + 8) {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                *o += u64::from_ne_bytes(a);
+            }
+        }
+    }
+    out
+}
+
+impl Aggregator {
+    /// A builder with the defaults: `socket.send` and `socket.receive`,
+    /// keyed by path only.
+    pub fn builder() -> AggregatorBuilder {
+        AggregatorBuilder::default()
+    }
+
+    /// The probes counted.
+    pub fn probes(&self) -> &[Probe] {
+        &self.probes
+    }
+
+    /// Cumulative counts since start, per kernel row.
+    pub fn totals(&self) -> Result<HashMap<RowKey, Counts>> {
+        let maps = &self.loaded.skel.maps;
+        let mut rows = HashMap::new();
+        for raw_key in maps.agg.keys() {
+            let Some(per_cpu) = maps
+                .agg
+                .lookup_percpu(&raw_key, MapFlags::ANY)
+                .map_err(|e| Error::bpf("reading the aggregation map", e))?
+            else {
+                continue; // deleted meanwhile
+            };
+            let mut k = types::agg_key::default();
+            if plain::copy_from_bytes(&mut k, &raw_key).is_err() {
+                continue;
+            }
+            let Some(path) = Path::from_id(k.probe) else {
+                continue;
+            };
+            let v = sum_u64s(&per_cpu, 3);
+            let mut counts = Counts {
+                count: v[0],
+                bytes: v[1],
+                errors: v[2],
+                hist: None,
+            };
+            if self.hist {
+                let h = maps
+                    .agg_hist
+                    .lookup_percpu(&raw_key, MapFlags::ANY)
+                    .map_err(|e| Error::bpf("reading the histogram map", e))?;
+                let mut buckets = [0u64; HIST_BUCKETS];
+                if let Some(h) = h {
+                    buckets.copy_from_slice(&sum_u64s(&h, HIST_BUCKETS));
+                }
+                counts.hist = Some(buckets);
+            }
+            let key = RowKey {
+                path,
+                pid: k.pid,
+                uid: k.uid,
+                comm: comm_string(&k.comm),
+                cgroup: k.cgroup,
+                family: k.family,
+                protocol: k.protocol,
+                sock_type: k.r#type,
+                port: k.port,
+            };
+            rows.insert(key, counts);
+        }
+        Ok(rows)
+    }
+
+    /// Counts since the previous call (or since start), per kernel row;
+    /// rows with nothing new are left out. Rows idle for a whole interval
+    /// are removed from the kernel map, so it holds only active rows.
+    pub fn interval(&mut self) -> Result<HashMap<RowKey, Counts>> {
+        let totals = self.totals()?;
+        let mut out = HashMap::new();
+        let zero = Counts::zero(self.hist);
+        for (key, now) in &totals {
+            let before = self.before.get(key).unwrap_or(&zero);
+            let delta = now.minus(before);
+            if delta.count > 0 {
+                out.insert(key.clone(), delta);
+            } else {
+                self.forget(key);
+            }
+        }
+        // Rows idle this interval were deleted from the kernel map above:
+        // if they come back they start from zero. Active rows stay, to be
+        // subtracted next time.
+        self.before = totals;
+        self.before.retain(|k, _| out.contains_key(k));
+        Ok(out)
+    }
+
+    fn forget(&self, key: &RowKey) {
+        let maps = &self.loaded.skel.maps;
+        let mut k = types::agg_key {
+            cgroup: key.cgroup,
+            pid: key.pid,
+            uid: key.uid,
+            family: key.family,
+            protocol: key.protocol,
+            r#type: key.sock_type,
+            port: key.port,
+            probe: key.path as u16,
+            ..Default::default()
+        };
+        for (d, s) in k.comm.iter_mut().zip(key.comm.bytes()) {
+            *d = s as i8;
+        }
+        // SAFETY: agg_key is Plain (see below): viewing it as bytes is sound.
+        let bytes = unsafe { plain::as_bytes(&k) };
+        // A row already gone is fine: deleting is only to free room.
+        let _ = maps.agg.delete(bytes);
+        let _ = maps.agg_hist.delete(bytes);
+    }
+
+    /// Events that found no room in the kernel maps (rows beyond capacity).
+    pub fn overflow(&self) -> Result<u64> {
+        loader::per_cpu_counter(&self.loaded.skel.maps.overflow)
+    }
+
+    /// Events lost otherwise (a return that could not be matched to its entry).
+    pub fn lost(&self) -> Result<u64> {
+        loader::per_cpu_counter(&self.loaded.skel.maps.lost)
+    }
+
+    /// Device traffic since the previous call, busiest first.
+    pub fn devices_interval(&mut self) -> Result<Vec<Device>> {
+        let maps = &self.loaded.skel.maps;
+        let mut now = HashMap::new();
+        for raw_key in maps.devs.keys() {
+            let Some(per_cpu) = maps
+                .devs
+                .lookup_percpu(&raw_key, MapFlags::ANY)
+                .map_err(|e| Error::bpf("reading the device map", e))?
+            else {
+                continue;
+            };
+            let Ok(ifindex) = <[u8; 4]>::try_from(raw_key.as_slice()).map(u32::from_ne_bytes)
+            else {
+                continue;
+            };
+            let v = sum_u64s(&per_cpu, 4);
+            now.insert(
+                ifindex,
+                Device {
+                    name: if_name(ifindex),
+                    tx_packets: v[0],
+                    rx_packets: v[1],
+                    tx_bytes: v[2],
+                    rx_bytes: v[3],
+                },
+            );
+        }
+        let mut out: Vec<Device> = now
+            .iter()
+            .map(|(i, d)| {
+                let b = self.devices_before.get(i).cloned().unwrap_or_default();
+                Device {
+                    name: d.name.clone(),
+                    tx_packets: d.tx_packets - b.tx_packets.min(d.tx_packets),
+                    rx_packets: d.rx_packets - b.rx_packets.min(d.rx_packets),
+                    tx_bytes: d.tx_bytes - b.tx_bytes.min(d.tx_bytes),
+                    rx_bytes: d.rx_bytes - b.rx_bytes.min(d.rx_bytes),
+                }
+            })
+            .filter(|d| d.tx_packets + d.rx_packets > 0)
+            .collect();
+        out.sort_by(|a, b| {
+            (b.tx_packets + b.rx_packets)
+                .cmp(&(a.tx_packets + a.rx_packets))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        self.devices_before = now;
+        Ok(out)
+    }
+}
+
+fn if_name(ifindex: u32) -> String {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: buf has IF_NAMESIZE bytes, as if_indextoname requires.
+    let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return ifindex.to_string();
+    }
+    let bytes: Vec<u8> = buf
+        .iter()
+        .map(|&c| c as u8)
+        .take_while(|&b| b != 0)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+// SAFETY: these are `#[repr(C)]` structs of integers and integer arrays
+// generated from the C definitions, so every bit pattern is valid.
+unsafe impl plain::Plain for types::agg_key {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_bits_match_the_c_enum() {
+        assert_eq!(Keys::default().bits(), 0);
+        let all = Keys {
+            pid: true,
+            uid: true,
+            comm: true,
+            cgroup: true,
+            family: true,
+            protocol: true,
+            sock_type: true,
+            port: true,
+        };
+        assert_eq!(all.bits(), 0xff);
+        let k = Keys {
+            family: true,
+            port: true,
+            ..Default::default()
+        };
+        assert_eq!(k.bits(), (1 << 4) | (1 << 7));
+    }
+
+    #[test]
+    fn deltas_subtract_histograms_too() {
+        let mut a = Counts::zero(true);
+        a.count = 5;
+        a.bytes = 500;
+        a.hist.as_mut().unwrap()[7] = 5;
+        let mut b = Counts::zero(true);
+        b.count = 2;
+        b.bytes = 200;
+        b.hist.as_mut().unwrap()[7] = 2;
+        let d = a.minus(&b);
+        assert_eq!((d.count, d.bytes, d.hist.unwrap()[7]), (3, 300, 3));
+        let mut sum = Counts::zero(true);
+        sum.add(&d);
+        sum.add(&d);
+        assert_eq!((sum.count, sum.hist.unwrap()[7]), (6, 6));
+        assert_eq!(sum.successes(), 6);
+    }
+}

@@ -24,6 +24,10 @@ pub enum Command {
     /// counters (--batch: socktop's text reports).
     #[command(after_help = TOP_HELP)]
     Top(Box<TopArgs>),
+    /// Count chosen probes in the kernel by chosen keys: counts, bytes,
+    /// errors and log2 histograms of sizes, per interval or at exit.
+    #[command(after_help = STAT_HELP)]
+    Stat(Box<StatArgs>),
     /// Run real socket operations and check each produces exactly the
     /// events the contract requires; prints a pass/fail table.
     Conformance(ConformanceArgs),
@@ -59,6 +63,41 @@ pub struct TopArgs {
     #[arg(long)]
     pub batch: bool,
     /// Rows the kernel side holds; traffic beyond it is counted as overflow.
+    #[arg(long, default_value_t = socktap::aggregate::DEFAULT_CAPACITY)]
+    pub capacity: u32,
+}
+
+const STAT_HELP: &str = "\
+Examples:
+  socktap stat                              sends and receives by probe, comm, pid; printed at Ctrl-C
+  socktap stat -i 1 --by comm,protocol      every second
+  socktap stat 'socket.*.return' --by probe,family --duration 10 --json";
+
+#[derive(Debug, Args)]
+pub struct StatArgs {
+    /// Probes to count, by name or glob (default: socket.send socket.receive).
+    pub probes: Vec<String>,
+    /// Keys to group by: probe, pid, comm, uid, cgroup, family, protocol, type, port.
+    #[arg(long, value_delimiter = ',', default_value = "probe,comm,pid")]
+    pub by: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Print a report every this many seconds (default: once, at exit).
+    #[arg(short = 'i', long = "interval", value_name = "SECONDS")]
+    pub interval: Option<f64>,
+    /// Stop after this many reports.
+    #[arg(short = 'c', long = "count")]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// One JSON object per report.
+    #[arg(long)]
+    pub json: bool,
+    /// Leave out the size histograms.
+    #[arg(long)]
+    pub no_hist: bool,
+    /// Rows the kernel side holds; events beyond it are counted as overflow.
     #[arg(long, default_value_t = socktap::aggregate::DEFAULT_CAPACITY)]
     pub capacity: u32,
 }

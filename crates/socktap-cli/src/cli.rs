@@ -28,6 +28,8 @@ pub enum Command {
     /// errors and log2 histograms of sizes, per interval or at exit.
     #[command(after_help = STAT_HELP)]
     Stat(Box<StatArgs>),
+    /// Serve Prometheus metrics of socket traffic over HTTP.
+    Serve(Box<ServeArgs>),
     /// Run real socket operations and check each produces exactly the
     /// events the contract requires; prints a pass/fail table.
     Conformance(ConformanceArgs),
@@ -100,6 +102,22 @@ pub struct StatArgs {
     /// Rows the kernel side holds; events beyond it are counted as overflow.
     #[arg(long, default_value_t = socktap::aggregate::DEFAULT_CAPACITY)]
     pub capacity: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:9745")]
+    pub listen: String,
+    /// Labels of the traffic metrics: comm, pid, uid, cgroup, family, protocol, type, port.
+    #[arg(long, value_delimiter = ',', default_value = "comm,family,protocol")]
+    pub labels: Vec<String>,
+    /// Bound on the label combinations kept (kernel rows); traffic beyond
+    /// it is counted in socktap_lost_events_total{reason="overflow"}.
+    #[arg(long, default_value_t = 4096)]
+    pub max_series: u32,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 #[derive(Debug, Args)]

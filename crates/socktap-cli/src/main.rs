@@ -5,6 +5,7 @@ mod conformance;
 mod list;
 mod output;
 mod report;
+mod serve;
 mod stat;
 mod top;
 mod trace;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         cli::Command::Trace(a) => trace::run(&a),
         cli::Command::Top(a) => top::run(&a),
         cli::Command::Stat(a) => stat::run(&a),
+        cli::Command::Serve(a) => serve::run(&a),
         cli::Command::Conformance(a) => conformance::run(&a).map(|ok| {
             if !ok {
                 exit_code = ExitCode::FAILURE;

@@ -336,7 +336,7 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
     let stop = stop_flag()?;
     let names: Vec<&str> = probes.iter().map(|p| p.name()).collect();
     eprintln!(
-        "Counting {} by {}. Ctrl-C to end.",
+        "Tracing {}, counting by {}. Ctrl-C to end.",
         names.join(", "),
         args.by.join(",")
     );

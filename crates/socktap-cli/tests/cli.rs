@@ -364,3 +364,301 @@ fn count_stops_and_a_closed_pipe_is_a_clean_exit() {
     let status = child.wait().unwrap();
     assert!(status.success());
 }
+
+/// Known per-process figures of the workload, from its own account.
+fn workload_totals(did: &Value) -> (u64, u64, u64, u64) {
+    let sum = |k: &str| -> (u64, u64) {
+        let v = did[k].as_array().unwrap();
+        (
+            v.len() as u64,
+            v.iter().map(|p| p[1].as_u64().unwrap()).sum(),
+        )
+    };
+    let (s, sb) = sum("send");
+    let (r, rb) = sum("receive");
+    (s, sb, r, rb)
+}
+
+#[test]
+fn top_batch_reports_are_socktops_and_add_up_to_the_workload() {
+    if !privileged("top --batch") {
+        return;
+    }
+    let comm = "stwork-top";
+    let mut child = Command::new(BIN)
+        .args(["top", "--batch", "-i", "0.5", "-c", "4", "-n", comm])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    assert!(first.starts_with("Tracing"), "{first}");
+    let did = run_workload(comm, None);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    let (sends, _, recvs, _) = workload_totals(&did);
+
+    let reports: Vec<&str> = out.split_terminator("\n\n").collect();
+    assert_eq!(reports.len(), 4, "{out}");
+    let (mut s, mut r) = (0, 0);
+    for rep in &reports {
+        let lines: Vec<&str> = rep.lines().collect();
+        assert!(
+            lines[0].starts_with(&format!("{} ", "=".repeat(23))),
+            "{}",
+            lines[0]
+        );
+        assert_eq!(lines[0].len(), 73);
+        assert_eq!(
+            lines[1],
+            format!("{} PROCESSES {}", "-".repeat(31), "-".repeat(31))
+        );
+        assert_eq!(
+            lines[2],
+            "PID   UID     #SEND   #RECV SEND_KB RECV_KB PROT FAMILY   COMMAND        "
+        );
+        assert_eq!(*lines.last().unwrap(), "=".repeat(73));
+        for row in &lines[3..lines.len() - 1] {
+            let f: Vec<&str> = row.split_whitespace().collect();
+            assert_eq!(f[8], comm, "{row}");
+            assert_eq!(row.len(), 73 - 1 + 1, "{row:?}"); // fixed widths: 5+1+5+1+7*4+4+4+1+8+1+15
+            s += f[2].parse::<u64>().unwrap();
+            r += f[3].parse::<u64>().unwrap();
+            assert!(["TCP", "UDP", "IP"].contains(&f[6]), "{row}");
+            assert!(["INET", "LOCAL"].contains(&f[7]), "{row}");
+        }
+    }
+    // Every message of the workload, in exactly one interval.
+    assert_eq!((s, r), (sends, recvs));
+}
+
+#[test]
+fn stat_histograms_hold_the_right_counts() {
+    if !privileged("stat") {
+        return;
+    }
+    let comm = "stwork-stat";
+    let t = start(&["stat", "--json", "--by", "probe,comm", "-n", comm]);
+    let did = run_workload(comm, None);
+    let (out, _) = t.stop();
+    let recs = records(&out);
+    assert_eq!(recs.len(), 1, "one report at exit: {out}");
+    let rows = recs[0]["rows"].as_array().unwrap();
+    let (sends, sent, recvs, got) = workload_totals(&did);
+    for (probe, n, bytes, list) in [
+        ("socket.send", sends, sent, "send"),
+        ("socket.receive", recvs, got, "receive"),
+    ] {
+        let row = rows.iter().find(|r| r["probe"] == probe).unwrap();
+        assert_eq!(row["comm"], comm);
+        assert_eq!(row["count"].as_u64(), Some(n));
+        assert_eq!(row["bytes"].as_u64(), Some(bytes));
+        assert_eq!(row["errors"].as_u64(), Some(0));
+        // The expected histogram: each size in [low, high).
+        let mut want: std::collections::BTreeMap<u64, u64> = Default::default();
+        for size in did[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[1].as_u64().unwrap())
+        {
+            let low = if size == 0 {
+                0
+            } else {
+                1 << (63 - size.leading_zeros())
+            };
+            *want.entry(low).or_default() += 1;
+        }
+        let have: std::collections::BTreeMap<u64, u64> = row["hist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| (b["low"].as_u64().unwrap(), b["count"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(have, want, "{probe}");
+    }
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 "),
+        "{head}"
+    );
+    body.to_string()
+}
+
+#[test]
+fn serve_exposition_parses_and_its_counters_match() {
+    if !privileged("serve") {
+        return;
+    }
+    let comm = "stwork-serve";
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "-n", comm])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    let did = run_workload(comm, None);
+    let body = http_get(&addr, "/metrics");
+    let again = http_get(&addr, "/metrics");
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert!(child.wait().unwrap().success());
+    assert_eq!(body, again, "counters must not move without traffic");
+
+    // An independent parser: the Prometheus project's Python client.
+    let script = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = {}
+for fam in text_string_to_metric_families(sys.stdin.read()):
+    for s in fam.samples:
+        key = s.name + json.dumps(s.labels, sort_keys=True)
+        out[key] = s.value
+print(json.dumps(out))
+"#;
+    // Debian's python3 is where apt installs python3-prometheus-client; a
+    // python3 earlier in PATH (pyenv) may not have it.
+    let python = if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let mut py = Command::new(python)
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        py.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    }
+    let o = py.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "exposition does not parse: {}\n{body}",
+        stderr(&o)
+    );
+    let samples: serde_json::Map<String, Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let total = |name: &str| -> u64 {
+        samples
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with(&format!("{name}{{")) && k.contains(&format!("\"comm\": \"{comm}\""))
+            })
+            .map(|(_, v)| v.as_f64().unwrap() as u64)
+            .sum()
+    };
+    let (sends, sent, recvs, got) = workload_totals(&did);
+    assert_eq!(total("socktap_send_bytes_total"), sent, "{body}");
+    assert_eq!(total("socktap_receive_bytes_total"), got);
+    assert_eq!(total("socktap_send_messages_total"), sends);
+    assert_eq!(total("socktap_receive_messages_total"), recvs);
+    assert_eq!(total("socktap_errors_total"), 0);
+    assert!(
+        body.contains("socktap_lost_events_total{reason=\"overflow\"} 0"),
+        "{body}"
+    );
+    let udp = samples
+        .iter()
+        .find(|(k, _)| {
+            k.starts_with("socktap_send_bytes_total{") && k.contains("\"protocol\": \"UDP\"")
+        })
+        .map(|(_, v)| v.as_f64().unwrap() as u64);
+    assert_eq!(udp, Some(60));
+}
+
+#[test]
+fn the_live_view_runs_in_a_real_terminal() {
+    if !privileged("top live view") {
+        return;
+    }
+    if Command::new("tmux").arg("-V").output().is_err() {
+        panic!("tmux is needed for this test (apt-get install tmux)");
+    }
+    let comm = "stwork-live";
+    let session = format!("socktap-test-{}", std::process::id());
+    let tmux = |args: &[&str]| -> String {
+        let o = Command::new("tmux").args(args).output().expect("tmux runs");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let cmd = format!("'{BIN}' top -i 0.3 -n {comm}; echo socktap-exited-$?; sleep 30");
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "132",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    let capture = || tmux(&["capture-pane", "-p", "-t", &session]);
+    let wait_for = |what: &dyn Fn(&str) -> bool| -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let screen = capture();
+            if what(&screen) || Instant::now() > deadline {
+                return screen;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let screen = wait_for(&|s| s.contains("PROCESSES"));
+    assert!(
+        screen.contains("socktap top") && screen.contains("backend: tracepoint"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("#SEND") && screen.contains("COMMAND"),
+        "{screen}"
+    );
+    // Traffic shows up as a row of the workload (the view keeps the last
+    // interval with traffic while paused).
+    let mut seen = String::new();
+    for _ in 0..5 {
+        let t = std::thread::spawn(move || run_workload(comm, None));
+        let s = wait_for(&|s| s.contains(comm));
+        t.join().unwrap();
+        if s.contains(comm) {
+            seen = s;
+            break;
+        }
+    }
+    assert!(seen.contains(comm), "the workload never showed up:\n{seen}");
+    let row = seen.lines().find(|l| l.contains(comm)).unwrap();
+    assert!(row.contains("INET") || row.contains("LOCAL"), "{row}");
+    // Keys: sort changes the status line, pause shows PAUSED, q quits.
+    tmux(&["send-keys", "-t", &session, "s"]);
+    let s = wait_for(&|s| s.contains("sort: #send"));
+    assert!(s.contains("sort: #send"), "{s}");
+    tmux(&["send-keys", "-t", &session, "p"]);
+    let s = wait_for(&|s| s.contains("PAUSED"));
+    assert!(s.contains("PAUSED"), "{s}");
+    tmux(&["send-keys", "-t", &session, "q"]);
+    let s = wait_for(&|s| s.contains("socktap-exited-"));
+    tmux(&["kill-session", "-t", &session]);
+    assert!(s.contains("socktap-exited-0"), "{s}");
+    assert!(s.contains(" 0 lost"), "{s}");
+}

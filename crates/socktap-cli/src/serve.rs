@@ -1,0 +1,277 @@
+//! `socktap serve`: Prometheus text exposition of in-kernel counters, for
+//! fleets that already scrape Prometheus.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use socktap::tables::{family_display_name, protocol_display_name, sock_type_num2str};
+use socktap::{Aggregator, Counts, Keys, Probe, RowKey};
+
+use crate::cli::ServeArgs;
+use crate::trace::stop_flag;
+use crate::UsageError;
+
+type Labels = Vec<(String, String)>;
+
+const LABELS: [&str; 8] = [
+    "comm", "pid", "uid", "cgroup", "family", "protocol", "type", "port",
+];
+
+fn parse_labels(names: &[String]) -> anyhow::Result<Vec<&'static str>> {
+    let mut out = Vec::new();
+    for n in names {
+        let l = LABELS.iter().find(|l| **l == n.as_str()).ok_or_else(|| {
+            UsageError(format!(
+                "--labels: unknown label '{n}' (labels: {})",
+                LABELS.join(", ")
+            ))
+        })?;
+        if !out.contains(l) {
+            out.push(*l);
+        }
+    }
+    Ok(out)
+}
+
+fn label_values(labels: &[&str], k: &RowKey) -> Labels {
+    labels
+        .iter()
+        .map(|&l| {
+            let v = match l {
+                "comm" => k.comm.clone(),
+                "pid" => k.pid.to_string(),
+                "uid" => k.uid.to_string(),
+                "cgroup" => k.cgroup.to_string(),
+                "family" => family_display_name(i64::from(k.family)).into_owned(),
+                "protocol" => {
+                    protocol_display_name(i64::from(k.family), i64::from(k.protocol)).into_owned()
+                }
+                "type" => match sock_type_num2str(i64::from(k.sock_type)) {
+                    "UNDEF" => k.sock_type.to_string(),
+                    s => s.to_string(),
+                },
+                _ => k.port.to_string(),
+            };
+            (l.to_string(), v)
+        })
+        .collect()
+}
+
+/// The exported counters. Kernel rows hold running totals; each scrape adds
+/// what grew since the previous one, so the counters only ever go up.
+struct Metrics {
+    registry: Registry,
+    send_bytes: Family<Labels, Counter>,
+    recv_bytes: Family<Labels, Counter>,
+    send_msgs: Family<Labels, Counter>,
+    recv_msgs: Family<Labels, Counter>,
+    errors: Family<Labels, Counter>,
+    lost: Family<Labels, Counter>,
+    seen: HashMap<RowKey, Counts>,
+    lost_seen: [u64; 2],
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let m = Metrics {
+            registry: Registry::default(),
+            send_bytes: Family::default(),
+            recv_bytes: Family::default(),
+            send_msgs: Family::default(),
+            recv_msgs: Family::default(),
+            errors: Family::default(),
+            lost: Family::default(),
+            seen: HashMap::new(),
+            lost_seen: [0; 2],
+        };
+        registry.register(
+            "socktap_send_bytes",
+            "Bytes sent on sockets (socket.send, successes)",
+            m.send_bytes.clone(),
+        );
+        registry.register(
+            "socktap_receive_bytes",
+            "Bytes received from sockets (socket.receive, successes)",
+            m.recv_bytes.clone(),
+        );
+        registry.register(
+            "socktap_send_messages",
+            "Messages sent on sockets (socket.send, successes)",
+            m.send_msgs.clone(),
+        );
+        registry.register(
+            "socktap_receive_messages",
+            "Messages received from sockets (socket.receive, successes)",
+            m.recv_msgs.clone(),
+        );
+        registry.register(
+            "socktap_errors",
+            "Sends and receives that failed",
+            m.errors.clone(),
+        );
+        registry.register(
+            "socktap_lost_events",
+            "Events socktap could not count: map full (overflow) or unmatched",
+            m.lost.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    fn update(&mut self, agg: &Aggregator, labels: &[&str]) -> anyhow::Result<()> {
+        let totals = agg.totals()?;
+        for (k, now) in &totals {
+            let before = self.seen.get(k);
+            let grew = |f: fn(&Counts) -> u64| f(now) - before.map_or(0, f).min(f(now));
+            let l = label_values(labels, k);
+            let send = Probe::Send.paths().contains(&k.path);
+            let (bytes, msgs) = if send {
+                (&self.send_bytes, &self.send_msgs)
+            } else {
+                (&self.recv_bytes, &self.recv_msgs)
+            };
+            bytes.get_or_create(&l).inc_by(grew(|c| c.bytes));
+            msgs.get_or_create(&l).inc_by(grew(Counts::successes));
+            let mut el = l.clone();
+            el.push((
+                "direction".into(),
+                if send { "send" } else { "receive" }.into(),
+            ));
+            self.errors.get_or_create(&el).inc_by(grew(|c| c.errors));
+        }
+        self.seen = totals;
+        let counters = [("overflow", agg.overflow()?), ("unmatched", agg.lost()?)];
+        for (i, (reason, n)) in counters.into_iter().enumerate() {
+            let l = vec![("reason".to_string(), reason.to_string())];
+            self.lost
+                .get_or_create(&l)
+                .inc_by(n.saturating_sub(self.lost_seen[i]));
+            self.lost_seen[i] = n.max(self.lost_seen[i]);
+        }
+        Ok(())
+    }
+
+    fn exposition(&self) -> anyhow::Result<String> {
+        let mut s = String::new();
+        encode(&mut s, &self.registry).context("encoding the metrics")?;
+        Ok(s)
+    }
+}
+
+pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    let labels = parse_labels(&args.labels)?;
+    let filter = args.filter.to_filter()?;
+    let keys = Keys {
+        pid: labels.contains(&"pid"),
+        uid: labels.contains(&"uid"),
+        comm: labels.contains(&"comm"),
+        cgroup: labels.contains(&"cgroup"),
+        family: labels.contains(&"family"),
+        protocol: labels.contains(&"protocol"),
+        sock_type: labels.contains(&"type"),
+        port: labels.contains(&"port"),
+    };
+    let agg = Aggregator::builder()
+        .probes(&[Probe::Send, Probe::Receive])
+        .filter(filter)
+        .keys(keys)
+        // Each label set has one row per path: the capacity bounds the
+        // number of series.
+        .capacity(args.max_series)
+        .start()?;
+    let server = tiny_http::Server::http(&args.listen)
+        .map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?;
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .map_or_else(|| args.listen.clone(), |a| a.to_string());
+    eprintln!("Serving Prometheus metrics on http://{addr}/metrics. Ctrl-C to end.");
+    let stop = stop_flag()?;
+    let mut metrics = Metrics::new();
+    while !stop.load(Ordering::SeqCst) {
+        let Some(req) = server
+            .recv_timeout(Duration::from_millis(200))
+            .context("accepting a request")?
+        else {
+            continue;
+        };
+        let response = match (req.method(), req.url()) {
+            (tiny_http::Method::Get, "/metrics") => {
+                metrics.update(&agg, &labels)?;
+                let body = metrics.exposition()?;
+                let ct = tiny_http::Header::from_bytes(
+                    &b"Content-Type"[..],
+                    &b"application/openmetrics-text; version=1.0.0; charset=utf-8"[..],
+                )
+                .map_err(|()| anyhow::anyhow!("bad header"))?;
+                tiny_http::Response::from_string(body).with_header(ct)
+            }
+            (tiny_http::Method::Get, "/") => {
+                tiny_http::Response::from_string("socktap: metrics at /metrics\n")
+            }
+            _ => tiny_http::Response::from_string("not found\n").with_status_code(404),
+        };
+        // A client that hung up is its own problem, not the server's.
+        let _ = req.respond(response);
+    }
+    eprintln!(
+        "socktap: {} overflowed, {} lost",
+        agg.overflow()?,
+        agg.lost()?
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socktap::Path;
+
+    fn key(path: Path, comm: &str) -> RowKey {
+        RowKey {
+            path,
+            pid: 0,
+            uid: 0,
+            comm: comm.into(),
+            cgroup: 0,
+            family: 2,
+            protocol: 6,
+            sock_type: 0,
+            port: 0,
+        }
+    }
+
+    #[test]
+    fn labels_are_checked() {
+        assert_eq!(
+            parse_labels(&["comm".into(), "family".into()]).unwrap(),
+            vec!["comm", "family"]
+        );
+        assert!(parse_labels(&["host".into()])
+            .unwrap_err()
+            .to_string()
+            .contains("--labels"));
+    }
+
+    #[test]
+    fn label_values_name_family_and_protocol() {
+        let l = label_values(
+            &["comm", "family", "protocol"],
+            &key(Path::SendmsgReturn, "curl"),
+        );
+        assert_eq!(
+            l,
+            vec![
+                ("comm".to_string(), "curl".to_string()),
+                ("family".to_string(), "INET".to_string()),
+                ("protocol".to_string(), "TCP".to_string())
+            ]
+        );
+    }
+}

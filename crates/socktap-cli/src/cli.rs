@@ -47,6 +47,8 @@ Examples:
 #[derive(Debug, Args)]
 pub struct TopArgs {
     #[command(flatten)]
+    pub backend: BackendArg,
+    #[command(flatten)]
     pub filter: FilterArgs,
     /// Seconds per report [default: 5 with --batch, as socktop; 1 live].
     #[arg(short = 'i', long = "interval", value_name = "SECONDS")]
@@ -77,6 +79,8 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct StatArgs {
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// Probes to count, by name or glob (default: socket.send socket.receive).
     pub probes: Vec<String>,
     /// Keys to group by: probe, pid, comm, uid, cgroup, family, protocol, type, port.
@@ -106,6 +110,8 @@ pub struct StatArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// Address to listen on (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:9745")]
     pub listen: String,
@@ -122,6 +128,8 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct ConformanceArgs {
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// Only cases whose "OPERATION SOCKET" label contains this text.
     pub only: Option<String>,
     /// One JSON object per case.
@@ -142,6 +150,8 @@ pub struct ListArgs {
     /// Also show each probe's hooks and description.
     #[arg(short, long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// Only probes matching this name or glob, e.g. 'socket.send*'.
     pub pattern: Option<String>,
 }
@@ -179,6 +189,8 @@ pub struct FilterArgs {
 
 #[derive(Debug, Args)]
 pub struct TraceArgs {
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// Probes to trace, by name or glob (default: socket.send socket.receive).
     pub probes: Vec<String>,
     #[command(flatten)]
@@ -198,6 +210,22 @@ pub struct TraceArgs {
     /// Ring buffer size in KiB (a power of two).
     #[arg(long, value_name = "KIB", default_value_t = 4096)]
     pub buffer_kib: u32,
+}
+
+/// `--backend`: which kernel mechanisms serve the probes.
+#[derive(Debug, Args)]
+pub struct BackendArg {
+    /// Kernel mechanism: auto (the best the kernel accepts, per probe),
+    /// tracepoint, fentry, kprobe or syscall. A forced one that the kernel
+    /// refuses is an error.
+    #[arg(long, default_value = "auto", value_parser = parse_backend)]
+    pub backend: socktap::Backend,
+}
+
+fn parse_backend(s: &str) -> Result<socktap::Backend, String> {
+    socktap::Backend::parse(s).ok_or_else(|| {
+        format!("unknown backend '{s}' (backends: auto, tracepoint, fentry, kprobe, syscall)")
+    })
 }
 
 fn usage(flag: &str, msg: impl std::fmt::Display) -> anyhow::Error {

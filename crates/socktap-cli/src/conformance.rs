@@ -7,7 +7,7 @@ use socktap::conformance;
 use crate::cli::ConformanceArgs;
 
 pub fn run(args: &ConformanceArgs) -> anyhow::Result<bool> {
-    let results = conformance::run(args.only.as_deref())?;
+    let results = conformance::run(args.only.as_deref(), args.backend.backend)?;
     let mut out = std::io::stdout().lock();
     let passed = results.iter().filter(|r| r.passed).count();
     if args.json {

@@ -10,7 +10,22 @@ use crate::UsageError;
 
 pub fn run(args: &ListArgs) -> anyhow::Result<()> {
     let features = KernelFeatures::probe();
-    let rows: Vec<_> = coverage(&features)
+    // The truth comes from trying: load and attach what each probe needs,
+    // then detach. Without privileges, predict from the kernel's BTF.
+    let (plan, note) = if socktap::can_trace() {
+        match socktap::loader::probe_plan(args.backend.backend) {
+            Ok(plan) => (Some(plan), None),
+            Err(e) => (
+                None,
+                Some(format!(
+                    "could not load the BPF programs ({e}); coverage predicted from BTF"
+                )),
+            ),
+        }
+    } else {
+        (None, Some("not privileged (CAP_BPF, CAP_PERFMON): coverage predicted from the kernel's BTF, not tried".to_string()))
+    };
+    let rows: Vec<_> = coverage(&features, plan.as_ref())
         .into_iter()
         .filter(|c| {
             args.pattern
@@ -23,7 +38,19 @@ pub fn run(args: &ListArgs) -> anyhow::Result<()> {
         return Err(UsageError(format!("no probe matches '{pat}'")).into());
     }
     let mut out = std::io::stdout().lock();
+    if let Some(note) = &note {
+        eprintln!("socktap: {note}");
+    }
     if args.verbose {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        writeln!(
+            out,
+            "kernel {}; backend {}",
+            release.trim(),
+            plan.as_ref()
+                .map_or("(predicted)".to_string(), |p| p.to_string())
+        )?;
+        writeln!(out)?;
         for c in &rows {
             writeln!(out, "{}", c.probe)?;
             if let Some(of) = c.probe.alias_of() {

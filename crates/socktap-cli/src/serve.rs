@@ -184,6 +184,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         // Each label set has one row per path: the capacity bounds the
         // number of series.
         .capacity(args.max_series)
+        .backend(args.backend.backend)
         .start()?;
     let server = tiny_http::Server::http(&args.listen)
         .map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?;

@@ -332,12 +332,14 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
         .keys(keys_for(&by))
         .histograms(hist)
         .capacity(args.capacity)
+        .backend(args.backend.backend)
         .start()?;
     let stop = stop_flag()?;
     let names: Vec<&str> = probes.iter().map(|p| p.name()).collect();
     eprintln!(
-        "Tracing {}, counting by {}. Ctrl-C to end.",
+        "Tracing {} (backend: {}), counting by {}. Ctrl-C to end.",
         names.join(", "),
+        agg.plan(),
         args.by.join(",")
     );
 

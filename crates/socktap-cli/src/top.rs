@@ -53,6 +53,7 @@ fn start(args: &TopArgs) -> anyhow::Result<Aggregator> {
         })
         .capacity(args.capacity)
         .devices(args.devices)
+        .backend(args.backend.backend)
         .start()?)
 }
 
@@ -140,6 +141,7 @@ struct View {
     reports: u64,
     overflow: u64,
     lost: u64,
+    backend: String,
     every: Duration,
     top: usize,
     show_devices: bool,
@@ -162,6 +164,7 @@ fn run_live(
         reports: 0,
         overflow: 0,
         lost: 0,
+        backend: agg.plan().to_string(),
         every,
         top: args.rows,
         show_devices: args.devices,
@@ -259,16 +262,20 @@ fn draw(f: &mut Frame, v: &View) {
     ])
     .areas(f.area());
 
-    let status =
-        format!(
-        "socktap top — {} — every {}s — backend: tracepoint — overflow {} — lost {} — sort: {}{}{}",
+    let status = format!(
+        "socktap top — {} — every {}s — backend: {} — overflow {} — lost {} — sort: {}{}{}",
         crate::report::ctime_now(),
         v.every.as_secs_f64(),
+        v.backend,
         v.overflow,
         v.lost,
         v.sort.name(),
         if v.paused { " — PAUSED" } else { "" },
-        if v.filter.is_empty() { String::new() } else { format!(" — filter: {}", v.filter) },
+        if v.filter.is_empty() {
+            String::new()
+        } else {
+            format!(" — filter: {}", v.filter)
+        },
     );
     f.render_widget(Paragraph::new(status), head);
 

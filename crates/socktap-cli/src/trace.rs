@@ -37,9 +37,14 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
         .filter(filter)
         .include_peek(args.include_peek)
         .ring_buffer_bytes(args.buffer_kib.saturating_mul(1024))
+        .backend(args.backend.backend)
         .start()?;
     let names: Vec<&str> = probes.iter().map(|p| p.name()).collect();
-    eprintln!("Tracing {}. Ctrl-C to end.", names.join(", "));
+    eprintln!(
+        "Tracing {} (backend: {}). Ctrl-C to end.",
+        names.join(", "),
+        tracer.plan()
+    );
 
     let offset = tracer.unix_time_ns(0);
     let started = Instant::now();

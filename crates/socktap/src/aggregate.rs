@@ -8,7 +8,7 @@ use libbpf_rs::{MapCore, MapFlags};
 
 use crate::error::{Error, Result};
 use crate::filter::Filter;
-use crate::loader::{self, Loaded};
+use crate::loader::{self, Backend, Loaded, Plan};
 use crate::probe::{Path, Probe};
 use crate::skel::types;
 
@@ -160,6 +160,7 @@ pub struct AggregatorBuilder {
     hist: bool,
     capacity: u32,
     devices: bool,
+    backend: Backend,
 }
 
 impl Default for AggregatorBuilder {
@@ -171,6 +172,7 @@ impl Default for AggregatorBuilder {
             hist: false,
             capacity: DEFAULT_CAPACITY,
             devices: false,
+            backend: Backend::Auto,
         }
     }
 }
@@ -213,6 +215,12 @@ impl AggregatorBuilder {
         self
     }
 
+    /// Which kernel mechanisms to use (default: the best, by trying).
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
     /// Loads and attaches the programs.
     pub fn start(self) -> Result<Aggregator> {
         let mut mask = 0u32;
@@ -229,6 +237,7 @@ impl AggregatorBuilder {
             ring_bytes: 4096,
             aggregate: Some((self.keys.bits(), self.hist, self.capacity)),
             devices: self.devices,
+            backend: self.backend,
         })?;
         Ok(Aggregator {
             loaded,
@@ -287,6 +296,11 @@ impl Aggregator {
     /// The probes counted.
     pub fn probes(&self) -> &[Probe] {
         &self.probes
+    }
+
+    /// The mechanism serving each role, as chosen at start.
+    pub fn plan(&self) -> &Plan {
+        &self.loaded.plan
     }
 
     /// Cumulative counts since start, per kernel row.

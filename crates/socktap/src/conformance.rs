@@ -16,7 +16,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use crate::probe::{Path, Probe};
-use crate::{Event, Filter, Tracer};
+use crate::{Backend, Event, Filter, Tracer};
 
 /// The kinds of socket the suite exercises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,15 +277,16 @@ pub fn cases() -> Vec<(Op, Kind)> {
     v
 }
 
-/// Runs every case whose "op kind" label contains `only` (all if `None`).
-pub fn run(only: Option<&str>) -> crate::Result<Vec<CaseResult>> {
+/// Runs every case whose "op kind" label contains `only` (all if `None`),
+/// with the given backend.
+pub fn run(only: Option<&str>, backend: Backend) -> crate::Result<Vec<CaseResult>> {
     let mut out = Vec::new();
     for (op, kind) in cases() {
         let label = format!("{} {}", op.label(), kind.label());
         if only.is_some_and(|o| !label.contains(o)) {
             continue;
         }
-        out.push(run_case(op, kind)?);
+        out.push(run_case(op, kind, backend)?);
     }
     Ok(out)
 }
@@ -302,7 +303,7 @@ fn gettid() -> u32 {
 
 /// Runs one case. Errors are failures to trace at all (no privileges, no
 /// BPF); a workload that misbehaves is a failed case, not an error.
-pub fn run_case(op: Op, kind: Kind) -> crate::Result<CaseResult> {
+pub fn run_case(op: Op, kind: Kind, backend: Backend) -> crate::Result<CaseResult> {
     let mut res = CaseResult {
         op,
         kind,
@@ -316,7 +317,7 @@ pub fn run_case(op: Op, kind: Kind) -> crate::Result<CaseResult> {
         ..Default::default()
     };
     let outcome = match op {
-        Op::ExitOpen => exit_open(kind),
+        Op::ExitOpen => exit_open(kind, backend),
         _ => {
             let mut state = match Setup::new(op, kind) {
                 Ok(s) => s,
@@ -328,6 +329,7 @@ pub fn run_case(op: Op, kind: Kind) -> crate::Result<CaseResult> {
             let mut tracer = Tracer::builder()
                 .probes(&base_probes())
                 .filter(me)
+                .backend(backend)
                 .start()?;
             let expected = state.perform(op, kind);
             collect(&mut tracer, expected)
@@ -1023,7 +1025,7 @@ fn received(kind: Kind, r: i64) -> io::Result<()> {
 
 /// A child process creates a socket and exits with it open; the parent
 /// traces the child by its command name.
-fn exit_open(kind: Kind) -> Outcome {
+fn exit_open(kind: Kind, backend: Backend) -> Outcome {
     const COMM: &str = "stconf-exit";
     let mut tracer = Tracer::builder()
         .probes(&base_probes())
@@ -1031,6 +1033,7 @@ fn exit_open(kind: Kind) -> Outcome {
             comms: vec![COMM.into()],
             ..Default::default()
         })
+        .backend(backend)
         .start()?;
     let name = std::ffi::CString::new(COMM).map_err(|e| crate::Error::Io {
         what: "naming the child".into(),

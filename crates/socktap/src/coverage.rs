@@ -3,6 +3,7 @@
 use libbpf_rs::btf::types::{Enum, Typedef};
 use libbpf_rs::btf::Btf;
 
+use crate::loader::{Mechanism, Plan, Role};
 use crate::probe::Probe;
 
 /// How completely a probe is served.
@@ -50,6 +51,8 @@ pub struct KernelFeatures {
     pub syscall_tracepoints: bool,
     /// sched:sched_process_exit as a BTF tracepoint.
     pub exit_tracepoint: bool,
+    /// The bpf_loop helper (5.17+).
+    pub bpf_loop: bool,
     /// `enum socket_flags` bit names (without SOCK_/SOCKWQ_), when the kernel has the enum.
     pub socket_flags: Vec<(u32, String)>,
 }
@@ -82,6 +85,10 @@ impl KernelFeatures {
                 && has_tp("btf_trace_sock_recv_length"),
             syscall_tracepoints: has_tp("btf_trace_sys_enter") && has_tp("btf_trace_sys_exit"),
             exit_tracepoint: has_tp("btf_trace_sched_process_exit"),
+            bpf_loop: btf.type_by_name::<Enum>("bpf_func_id").is_some_and(|e| {
+                e.iter()
+                    .any(|m| m.name.is_some_and(|n| n == "BPF_FUNC_loop"))
+            }),
             socket_flags,
         }
     }
@@ -99,111 +106,149 @@ impl KernelFeatures {
 
 const IO_URING_WRITE: &str = "io_uring WRITE on a socket is reported under socket.sendmsg.return";
 const IO_URING_READ: &str = "io_uring READ on a socket is reported under socket.recvmsg.return";
+const FAMILIES: &str = "only INET, INET6, UNIX and NETLINK sockets are seen";
+const FAMILIES_WRITE: &str = "only INET, INET6, UNIX and NETLINK sockets are seen; io_uring WRITE on a socket is reported under socket.sendmsg.return";
+const FAMILIES_READ: &str = "only INET, INET6, UNIX and NETLINK sockets are seen; io_uring READ on a socket is reported under socket.recvmsg.return";
 const SEND_ENTRY: &str = "no entry for io_uring and kernel-internal senders; sendmmsg entries are all reported at syscall entry, one per message";
 const RECV_ENTRY: &str = "no entry for io_uring and kernel-internal receivers; recvmmsg entries are all reported at syscall entry, one per message";
 const CREATE: &str = "kernel-created sockets (requester=1) and io_uring SOCKET are not seen";
 const CLOSE: &str = "not seen: a socket still referenced elsewhere when its last descriptor goes (SCM_RIGHTS in flight, io_uring fixed file, a call running in another thread), close-on-exec, kernel sockets";
+const NO_LOOP: &str = "this kernel has no bpf_loop (< 5.17): at most 64 messages of a sendmmsg/recvmmsg get entries, and close_range and exit scan at most 64 descriptors";
 
-/// Coverage of every probe on a kernel with these features.
-pub fn coverage(k: &KernelFeatures) -> Vec<ProbeCoverage> {
+/// Coverage of every probe, given which mechanism serves each role (from
+/// [`probe_plan`](crate::loader::probe_plan)), or predicted from the
+/// kernel's BTF when the plan could not be probed (no privileges).
+pub fn coverage(k: &KernelFeatures, plan: Option<&Plan>) -> Vec<ProbeCoverage> {
     Probe::ALL
         .into_iter()
-        .map(|probe| probe_coverage(k, probe))
+        .map(|probe| probe_coverage(k, plan, probe))
         .collect()
 }
 
-fn probe_coverage(k: &KernelFeatures, probe: Probe) -> ProbeCoverage {
+/// The mechanism a role would get on a kernel with these features,
+/// without trying: tracepoints for messages where the kernel has them,
+/// the syscall layer otherwise.
+fn predicted(k: &KernelFeatures, role: Role) -> Result<Mechanism, String> {
+    match role {
+        Role::Messages if k.length_tracepoints => Ok(Mechanism::Tracepoint),
+        Role::Messages => Err("the kernel has no sock_*_length tracepoints (6.3+); fentry or kprobes would serve them (run as root to find out)".into()),
+        _ if k.syscall_tracepoints => Ok(Mechanism::Syscall),
+        _ => Err("the kernel lacks BTF tracepoints for sys_enter/sys_exit".into()),
+    }
+}
+
+fn hooks(role: Role, mech: Mechanism, probe: Probe) -> &'static str {
+    use Mechanism as M;
+    let send = matches!(
+        probe,
+        Probe::Send
+            | Probe::SendmsgReturn
+            | Probe::AioWriteReturn
+            | Probe::WriteIterReturn
+            | Probe::WritevReturn
+    );
+    match (role, mech) {
+        (Role::Messages, M::Tracepoint) if send => "tp_btf/sock_send_length + syscall context",
+        (Role::Messages, M::Tracepoint) => "tp_btf/sock_recv_length + syscall context",
+        (Role::Messages, M::Fentry) if send => {
+            "fexit/{inet,inet6,unix_stream,unix_dgram,netlink}_sendmsg + syscall context"
+        }
+        (Role::Messages, M::Fentry) => "fexit/{inet,inet6,unix_stream,unix_dgram,netlink}_recvmsg + syscall context",
+        (Role::Messages, M::Kprobe) if send => {
+            "kprobe+kretprobe/{inet,inet6,unix_stream,unix_dgram,netlink}_sendmsg + syscall context"
+        }
+        (Role::Messages, M::Kprobe) => {
+            "kprobe+kretprobe/{inet,inet6,unix_stream,unix_dgram,netlink}_recvmsg + syscall context"
+        }
+        (Role::Entries, _) => match probe {
+            Probe::Sendmsg => "tp_btf/sys_enter (sendto, sendmsg, sendmmsg, sendfile, splice)",
+            Probe::Recvmsg => "tp_btf/sys_enter (recvfrom, recvmsg, recvmmsg)",
+            Probe::AioWrite | Probe::WriteIter => "tp_btf/sys_enter (write, pwrite64)",
+            Probe::AioRead | Probe::ReadIter => "tp_btf/sys_enter (read, pread64)",
+            Probe::Writev => "tp_btf/sys_enter (writev, pwritev, pwritev2)",
+            _ => "tp_btf/sys_enter (readv, preadv, preadv2)",
+        },
+        (Role::Create, M::Fentry) => "fentry+fexit/__sock_create",
+        (Role::Create, M::Kprobe) => "kprobe+kretprobe/__sock_create",
+        (Role::Create, _) => "tp_btf/sys_enter + sys_exit (socket, socketpair)",
+        (Role::Close, M::Fentry) => "fentry+fexit/sock_close, sock_release",
+        (Role::Close, M::Kprobe) => "kprobe+kretprobe/sock_close, sock_release",
+        (Role::Close, _) => {
+            "tp_btf/sys_enter + sys_exit (close, close_range, dup2, dup3) + tp_btf/sched_process_exit"
+        }
+        (Role::Messages, M::Syscall) => "-",
+    }
+}
+
+fn partial(k: &KernelFeatures, role: Role, mech: Mechanism, probe: Probe) -> Option<&'static str> {
     use Probe as P;
-    let arch_ok = cfg!(target_arch = "x86_64");
-    let (mechanism, hooks, needs, partial): (&str, &str, bool, Option<&'static str>) = match probe
-    {
-        P::Send | P::SendmsgReturn => (
-            "tracepoint",
-            "tp_btf/sock_send_length + syscall context",
-            k.length_tracepoints,
-            None,
-        ),
-        P::Receive | P::RecvmsgReturn => (
-            "tracepoint",
-            "tp_btf/sock_recv_length + syscall context",
-            k.length_tracepoints,
-            None,
-        ),
-        P::AioWriteReturn | P::WriteIterReturn | P::WritevReturn => (
-            "tracepoint",
-            "tp_btf/sock_send_length + syscall context",
-            k.length_tracepoints,
-            Some(IO_URING_WRITE),
-        ),
-        P::AioReadReturn | P::ReadIterReturn | P::ReadvReturn => (
-            "tracepoint",
-            "tp_btf/sock_recv_length + syscall context",
-            k.length_tracepoints,
-            Some(IO_URING_READ),
-        ),
-        P::Sendmsg => (
-            "syscall",
-            "tp_btf/sys_enter (sendto, sendmsg, sendmmsg, sendfile, splice)",
-            k.syscall_tracepoints,
-            Some(SEND_ENTRY),
-        ),
-        P::Recvmsg => (
-            "syscall",
-            "tp_btf/sys_enter (recvfrom, recvmsg, recvmmsg)",
-            k.syscall_tracepoints,
-            Some(RECV_ENTRY),
-        ),
-        P::AioWrite | P::WriteIter => (
-            "syscall",
-            "tp_btf/sys_enter (write, pwrite64)",
-            k.syscall_tracepoints,
-            Some(IO_URING_WRITE),
-        ),
-        P::AioRead | P::ReadIter => (
-            "syscall",
-            "tp_btf/sys_enter (read, pread64)",
-            k.syscall_tracepoints,
-            Some(IO_URING_READ),
-        ),
-        P::Writev => (
-            "syscall",
-            "tp_btf/sys_enter (writev, pwritev, pwritev2)",
-            k.syscall_tracepoints,
-            None,
-        ),
-        P::Readv => (
-            "syscall",
-            "tp_btf/sys_enter (readv, preadv, preadv2)",
-            k.syscall_tracepoints,
-            None,
-        ),
-        P::Create | P::CreateReturn => (
-            "syscall",
-            "tp_btf/sys_enter + sys_exit (socket, socketpair)",
-            k.syscall_tracepoints,
-            Some(CREATE),
-        ),
-        P::Close | P::CloseReturn => (
-            "syscall",
-            "tp_btf/sys_enter + sys_exit (close, close_range, dup2, dup3) + tp_btf/sched_process_exit",
-            k.syscall_tracepoints && k.exit_tracepoint,
-            Some(CLOSE),
-        ),
+    let file_write = matches!(
+        probe,
+        P::AioWriteReturn | P::WriteIterReturn | P::WritevReturn
+    );
+    let file_read = matches!(probe, P::AioReadReturn | P::ReadIterReturn | P::ReadvReturn);
+    match (role, mech) {
+        (Role::Messages, Mechanism::Tracepoint) if file_write => Some(IO_URING_WRITE),
+        (Role::Messages, Mechanism::Tracepoint) if file_read => Some(IO_URING_READ),
+        (Role::Messages, Mechanism::Tracepoint) => None,
+        (Role::Messages, _) if file_write => Some(FAMILIES_WRITE),
+        (Role::Messages, _) if file_read => Some(FAMILIES_READ),
+        (Role::Messages, _) => Some(FAMILIES),
+        (Role::Entries, _) if !k.bpf_loop && matches!(probe, P::Sendmsg | P::Recvmsg) => {
+            Some(NO_LOOP)
+        }
+        (Role::Entries, _) => match probe {
+            P::Sendmsg => Some(SEND_ENTRY),
+            P::Recvmsg => Some(RECV_ENTRY),
+            P::AioWrite | P::WriteIter => Some(IO_URING_WRITE),
+            P::AioRead | P::ReadIter => Some(IO_URING_READ),
+            _ => None,
+        },
+        (Role::Create, Mechanism::Syscall) => Some(CREATE),
+        (Role::Close, Mechanism::Syscall) if !k.bpf_loop => Some(NO_LOOP),
+        (Role::Close, Mechanism::Syscall) => Some(CLOSE),
+        _ => None,
+    }
+}
+
+fn probe_coverage(k: &KernelFeatures, plan: Option<&Plan>, probe: Probe) -> ProbeCoverage {
+    let role = Role::of(probe.paths()[0]);
+    let chosen = match plan {
+        Some(plan) => match plan.mechanism(role) {
+            Some(m) => Ok(m),
+            None => Err(plan
+                .unavailable
+                .iter()
+                .find(|(r, _)| *r == role)
+                .map_or_else(|| "not probed".to_string(), |(_, why)| why.clone())),
+        },
+        None => predicted(k, role),
     };
-    let coverage = if !k.btf {
-        Coverage::Unavailable("the kernel has no BTF (/sys/kernel/btf/vmlinux)".into())
-    } else if !arch_ok {
-        Coverage::Unavailable("socktap's syscall tables are x86_64 only".into())
-    } else if !needs {
-        Coverage::Unavailable(format!("the kernel lacks {hooks}"))
-    } else if let Some(what) = partial {
-        Coverage::Partial(what)
+    let (mechanism, hooks, coverage) = if !k.btf {
+        (
+            None,
+            "-",
+            Coverage::Unavailable("the kernel has no BTF (/sys/kernel/btf/vmlinux)".into()),
+        )
+    } else if !cfg!(target_arch = "x86_64") {
+        (
+            None,
+            "-",
+            Coverage::Unavailable("socktap's syscall tables are x86_64 only".into()),
+        )
     } else {
-        Coverage::Full
+        match chosen {
+            Ok(m) => (
+                Some(m),
+                hooks(role, m, probe),
+                partial(k, role, m, probe).map_or(Coverage::Full, Coverage::Partial),
+            ),
+            Err(why) => (None, "-", Coverage::Unavailable(why)),
+        }
     };
     ProbeCoverage {
         probe,
-        mechanism,
+        mechanism: mechanism.map_or("-", Mechanism::name),
         hooks,
         coverage,
     }
@@ -219,13 +264,14 @@ mod tests {
             length_tracepoints: true,
             syscall_tracepoints: true,
             exit_tracepoint: true,
+            bpf_loop: true,
             socket_flags: vec![],
         }
     }
 
     #[test]
     fn send_and_receive_are_full_with_the_tracepoints() {
-        let cov = coverage(&full_kernel());
+        let cov = coverage(&full_kernel(), None);
         assert_eq!(cov.len(), Probe::ALL.len());
         let send = cov.iter().find(|c| c.probe == Probe::Send).unwrap();
         assert_eq!(send.coverage, Coverage::Full);
@@ -239,10 +285,29 @@ mod tests {
             length_tracepoints: false,
             ..full_kernel()
         };
-        let send = probe_coverage(&k, Probe::Send);
+        let send = probe_coverage(&k, None, Probe::Send);
         assert!(send.coverage.to_string().starts_with("unavailable: "));
-        let create = probe_coverage(&k, Probe::Create);
+        let create = probe_coverage(&k, None, Probe::Create);
         assert!(create.coverage.to_string().starts_with("partial: "));
+        // With fentry serving them, the same kernel covers more.
+        let plan = Plan {
+            roles: vec![
+                (Role::Messages, Mechanism::Fentry),
+                (Role::Create, Mechanism::Fentry),
+            ],
+            unavailable: vec![(Role::Close, "refused".into())],
+        };
+        let send = probe_coverage(&k, Some(&plan), Probe::Send);
+        assert_eq!(send.mechanism, "fentry");
+        assert!(send.coverage.to_string().contains("only INET"));
+        assert_eq!(
+            probe_coverage(&k, Some(&plan), Probe::CreateReturn).coverage,
+            Coverage::Full
+        );
+        assert_eq!(
+            probe_coverage(&k, Some(&plan), Probe::Close).coverage,
+            Coverage::Unavailable("refused".into())
+        );
     }
 
     #[test]

@@ -1,69 +1,255 @@
-//! Opening, configuring, loading and attaching the BPF object: shared by
+//! Opening, configuring, loading and attaching the BPF object, choosing per
+//! role the best mechanism the running kernel accepts, by trying. Shared by
 //! the event [`Tracer`](crate::Tracer) and the in-kernel
 //! [`Aggregator`](crate::Aggregator).
 
+use std::fmt;
 use std::mem::MaybeUninit;
+use std::sync::Mutex;
 
-use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, PrintLevel};
 
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::probe::Path;
-use crate::skel::{types, OpenSocktapSkel, SocktapSkel, SocktapSkelBuilder};
+use crate::skel::{types, SocktapSkel, SocktapSkelBuilder};
 
-/// One BPF program and the kernel-side paths it serves.
-struct Program {
-    name: &'static str,
-    paths: &'static [Path],
+/// A kernel mechanism that can serve probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mechanism {
+    /// Tracepoints (`tp_btf`): sock:sock_send_length / sock_recv_length.
+    Tracepoint,
+    /// fentry/fexit on kernel functions.
+    Fentry,
+    /// kprobe/kretprobe on kernel functions.
+    Kprobe,
+    /// The syscall layer: raw_syscalls sys_enter/sys_exit and process exit.
+    Syscall,
 }
 
-const PROGRAMS: &[Program] = &[
-    Program {
-        name: "sock_send_length",
-        paths: &[
-            Path::SendmsgReturn,
-            Path::AioWriteReturn,
-            Path::WritevReturn,
+impl Mechanism {
+    /// Its name, as `--backend` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::Tracepoint => "tracepoint",
+            Mechanism::Fentry => "fentry",
+            Mechanism::Kprobe => "kprobe",
+            Mechanism::Syscall => "syscall",
+        }
+    }
+}
+
+impl fmt::Display for Mechanism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a group of BPF programs does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Send and receive completions (the `.return` probes and their aliases).
+    Messages,
+    /// Entry probes with requested sizes.
+    Entries,
+    /// socket.create[.return].
+    Create,
+    /// socket.close[.return].
+    Close,
+}
+
+impl Role {
+    /// All roles.
+    pub const ALL: [Role; 4] = [Role::Messages, Role::Entries, Role::Create, Role::Close];
+
+    /// The kernel-side paths this role serves.
+    pub fn paths(self) -> &'static [Path] {
+        match self {
+            Role::Messages => &[
+                Path::SendmsgReturn,
+                Path::RecvmsgReturn,
+                Path::AioWriteReturn,
+                Path::AioReadReturn,
+                Path::WritevReturn,
+                Path::ReadvReturn,
+            ],
+            Role::Entries => &[
+                Path::Sendmsg,
+                Path::Recvmsg,
+                Path::AioWrite,
+                Path::AioRead,
+                Path::Writev,
+                Path::Readv,
+            ],
+            Role::Create => &[Path::Create, Path::CreateReturn],
+            Role::Close => &[Path::Close, Path::CloseReturn],
+        }
+    }
+
+    /// The role serving a path.
+    pub fn of(path: Path) -> Role {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.paths().contains(&path))
+            .unwrap_or(Role::Messages)
+    }
+
+    /// The mechanisms that can serve it, best first.
+    pub fn candidates(self) -> &'static [Mechanism] {
+        use Mechanism::{Fentry, Kprobe, Syscall, Tracepoint};
+        match self {
+            Role::Messages => &[Tracepoint, Fentry, Kprobe],
+            Role::Entries => &[Syscall],
+            Role::Create | Role::Close => &[Fentry, Kprobe, Syscall],
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Role::Messages => "socket.send/socket.receive (the .return probes)",
+            Role::Entries => "the entry probes (socket.sendmsg, …)",
+            Role::Create => "socket.create",
+            Role::Close => "socket.close",
+        }
+    }
+}
+
+/// Which backend the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// The best the kernel accepts, per role.
+    #[default]
+    Auto,
+    /// Only this mechanism (the syscall layer still serves the entry
+    /// probes, and with `tracepoint` creation and release, which have no
+    /// tracepoints).
+    Only(Mechanism),
+}
+
+impl Backend {
+    /// Parses `auto`, `tracepoint`, `fentry`, `kprobe` or `syscall`.
+    pub fn parse(s: &str) -> Option<Backend> {
+        Some(match s {
+            "auto" => Backend::Auto,
+            "tracepoint" => Backend::Only(Mechanism::Tracepoint),
+            "fentry" => Backend::Only(Mechanism::Fentry),
+            "kprobe" => Backend::Only(Mechanism::Kprobe),
+            "syscall" => Backend::Only(Mechanism::Syscall),
+            _ => return None,
+        })
+    }
+
+    fn choices(self, role: Role) -> Vec<Mechanism> {
+        match self {
+            Backend::Auto => role.candidates().to_vec(),
+            Backend::Only(m) => {
+                if role.candidates().contains(&m) {
+                    vec![m]
+                } else if role == Role::Messages {
+                    // Nothing to fall back to: the forced backend cannot
+                    // serve sends and receives.
+                    vec![m]
+                } else {
+                    vec![Mechanism::Syscall]
+                }
+            }
+        }
+    }
+}
+
+/// The mechanism chosen for each role in use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// (role, mechanism), for the roles the probes need.
+    pub roles: Vec<(Role, Mechanism)>,
+    /// Roles no mechanism could serve, with the reason (only when probing
+    /// the kernel with [`probe_plan`]; tracing fails instead).
+    pub unavailable: Vec<(Role, String)>,
+}
+
+impl Plan {
+    /// The mechanism serving a role, if the role is in use.
+    pub fn mechanism(&self, role: Role) -> Option<Mechanism> {
+        self.roles.iter().find(|(r, _)| *r == role).map(|(_, m)| *m)
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // e.g. "tracepoint (create, close: syscall)"
+        let mut seen: Vec<Mechanism> = Vec::new();
+        for (_, m) in &self.roles {
+            if !seen.contains(m) {
+                seen.push(*m);
+            }
+        }
+        let names: Vec<&str> = seen.iter().map(|m| m.name()).collect();
+        f.write_str(&names.join("+"))
+    }
+}
+
+/// The BPF programs of each (role, mechanism).
+fn programs(role: Role, mech: Mechanism) -> &'static [&'static str] {
+    use Mechanism::{Fentry, Kprobe, Syscall, Tracepoint};
+    match (role, mech) {
+        (Role::Messages, Tracepoint) => &["sock_send_length", "sock_recv_length"],
+        (Role::Messages, Fentry) => &[
+            "fexit_inet_sendmsg",
+            "fexit_inet6_sendmsg",
+            "fexit_unix_stream_sendmsg",
+            "fexit_unix_dgram_sendmsg",
+            "fexit_netlink_sendmsg",
+            "fexit_inet_recvmsg",
+            "fexit_inet6_recvmsg",
+            "fexit_unix_stream_recvmsg",
+            "fexit_unix_dgram_recvmsg",
+            "fexit_netlink_recvmsg",
         ],
-    },
-    Program {
-        name: "sock_recv_length",
-        paths: &[Path::RecvmsgReturn, Path::AioReadReturn, Path::ReadvReturn],
-    },
-    Program {
-        name: "sys_enter",
-        paths: &[
-            Path::Sendmsg,
-            Path::Recvmsg,
-            Path::AioWrite,
-            Path::AioRead,
-            Path::Writev,
-            Path::Readv,
-            Path::Create,
-            Path::CreateReturn,
-            Path::Close,
-            Path::CloseReturn,
+        (Role::Messages, Kprobe) => &[
+            "kprobe_inet_sendmsg",
+            "kretprobe_inet_sendmsg",
+            "kprobe_inet6_sendmsg",
+            "kretprobe_inet6_sendmsg",
+            "kprobe_unix_stream_sendmsg",
+            "kretprobe_unix_stream_sendmsg",
+            "kprobe_unix_dgram_sendmsg",
+            "kretprobe_unix_dgram_sendmsg",
+            "kprobe_netlink_sendmsg",
+            "kretprobe_netlink_sendmsg",
+            "kprobe_inet_recvmsg",
+            "kretprobe_inet_recvmsg",
+            "kprobe_inet6_recvmsg",
+            "kretprobe_inet6_recvmsg",
+            "kprobe_unix_stream_recvmsg",
+            "kretprobe_unix_stream_recvmsg",
+            "kprobe_unix_dgram_recvmsg",
+            "kretprobe_unix_dgram_recvmsg",
+            "kprobe_netlink_recvmsg",
+            "kretprobe_netlink_recvmsg",
         ],
-    },
-    Program {
-        name: "sys_exit",
-        paths: &[Path::CreateReturn, Path::CloseReturn],
-    },
-    Program {
-        name: "sched_process_exit",
-        paths: &[Path::Close, Path::CloseReturn],
-    },
-    // Device traffic (socktop -d): attached on request, not by path.
-    Program {
-        name: "net_dev_queue",
-        paths: &[],
-    },
-    Program {
-        name: "netif_receive_skb",
-        paths: &[],
-    },
-];
+        (Role::Entries, Syscall) => &["sys_enter"],
+        (Role::Create, Fentry) => &["fentry_sock_create", "fexit_sock_create"],
+        (Role::Create, Kprobe) => &["kprobe_sock_create", "kretprobe_sock_create"],
+        (Role::Create, Syscall) => &["sys_enter", "sys_exit"],
+        (Role::Close, Fentry) => &[
+            "fentry_sock_close",
+            "fexit_sock_close",
+            "fentry_sock_release",
+            "fexit_sock_release",
+        ],
+        (Role::Close, Kprobe) => &[
+            "kprobe_sock_close",
+            "kretprobe_sock_close",
+            "kprobe_sock_release",
+            "kretprobe_sock_release",
+        ],
+        (Role::Close, Syscall) => &["sys_enter", "sys_exit", "sched_process_exit"],
+        _ => &[],
+    }
+}
+
+const DEVICE_PROGRAMS: &[&str] = &["net_dev_queue", "netif_receive_skb"];
 
 /// How to set the BPF object up.
 pub(crate) struct Options<'a> {
@@ -77,54 +263,265 @@ pub(crate) struct Options<'a> {
     pub aggregate: Option<(u32, bool, u32)>,
     /// Count network device traffic.
     pub devices: bool,
+    pub backend: Backend,
 }
 
 /// The loaded, attached BPF object.
 pub(crate) struct Loaded {
-    // Field order is drop order: the skeleton (which holds the links) must
-    // go before the object storage it points into.
+    // Field order is drop order: the links and the skeleton must go before
+    // the object storage the skeleton points into.
+    _links: Vec<Link>,
     pub skel: SocktapSkel<'static>,
     _storage: Box<MaybeUninit<OpenObject>>,
+    pub plan: Plan,
 }
 
-fn wanted(prog: &Program, o: &Options<'_>) -> bool {
-    let by_path = prog.paths.iter().any(|&p| o.mask & (1 << p as u32) != 0);
-    let by_device = o.devices && prog.paths.is_empty();
-    by_path || by_device
+/// What libbpf said during the last load, to tell which program failed.
+static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
+
+static LIBBPF_DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn libbpf_print(level: PrintLevel, msg: String) {
+    if LIBBPF_DEBUG.load(std::sync::atomic::Ordering::Relaxed) {
+        eprint!("{msg}");
+    }
+    if level != PrintLevel::Debug {
+        if let Ok(mut log) = LIBBPF_LOG.lock() {
+            log.push_str(&msg);
+        }
+    }
+}
+
+/// Keeps libbpf's messages for telling which program failed; prints them
+/// too only with SOCKTAP_DEBUG set (socktap reports failures itself).
+fn capture_libbpf_log() {
+    LIBBPF_DEBUG.store(
+        std::env::var_os("SOCKTAP_DEBUG").is_some(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_print)));
+}
+
+fn take_log() -> String {
+    LIBBPF_LOG
+        .lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default()
+}
+
+/// The program libbpf named in a failure, e.g. "prog 'fexit_inet_sendmsg': …".
+fn failing_program(log: &str) -> Option<String> {
+    let start = log.find("prog '")? + 6;
+    let end = log[start..].find('\'')? + start;
+    Some(log[start..end].to_string())
+}
+
+/// Why a mechanism was refused, in words.
+fn reason(mech: Mechanism, err: &libbpf_rs::Error, what: &str) -> String {
+    let why = match (mech, err.kind()) {
+        (Mechanism::Fentry, libbpf_rs::ErrorKind::PermissionDenied) => {
+            "the kernel refuses fentry/fexit programs (no BPF trampoline, or lockdown)".to_string()
+        }
+        (Mechanism::Kprobe, libbpf_rs::ErrorKind::NotFound) => {
+            "the kernel has no kprobes (CONFIG_KPROBES off) or not this function".to_string()
+        }
+        (Mechanism::Tracepoint, _) => {
+            "the kernel lacks the tracepoint (sock:sock_send_length needs Linux 6.3+)".to_string()
+        }
+        _ => err.to_string(),
+    };
+    format!("{what}: {why}")
+}
+
+/// Whether a failure says the kernel refuses the whole mechanism, not just
+/// one function: fentry not permitted, or no kprobe support at all.
+fn refused_everywhere(mech: Mechanism, err: &libbpf_rs::Error) -> bool {
+    match mech {
+        Mechanism::Fentry => err.kind() == libbpf_rs::ErrorKind::PermissionDenied,
+        Mechanism::Kprobe => !kprobes_available(),
+        _ => false,
+    }
+}
+
+/// Whether the kernel has kprobes: libbpf attaches them through the kprobe
+/// PMU, or the tracefs kprobe_events file on old kernels.
+fn kprobes_available() -> bool {
+    [
+        "/sys/bus/event_source/devices/kprobe",
+        "/sys/kernel/tracing/kprobe_events",
+        "/sys/kernel/debug/tracing/kprobe_events",
+    ]
+    .iter()
+    .any(|p| std::path::Path::new(p).exists())
+}
+
+/// Everything one load attempt needs to know.
+struct Attempt {
+    choice: Vec<(Role, Vec<Mechanism>)>,
+    /// Keep going without a role no mechanism serves (for `probe_plan`).
+    tolerate: bool,
+    unavailable: Vec<(Role, String)>,
+}
+
+impl Attempt {
+    fn current(&self) -> Plan {
+        Plan {
+            roles: self
+                .choice
+                .iter()
+                .filter_map(|(r, ms)| ms.first().map(|m| (*r, *m)))
+                .collect(),
+            unavailable: self.unavailable.clone(),
+        }
+    }
+
+    fn wanted_programs(&self, devices: bool) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for (role, mech) in self.current().roles {
+            for p in programs(role, mech) {
+                if !out.contains(p) {
+                    out.push(p);
+                }
+            }
+        }
+        if devices {
+            out.extend_from_slice(DEVICE_PROGRAMS);
+        }
+        out
+    }
+
+    fn role_of(&self, prog: &str) -> Option<Role> {
+        self.current()
+            .roles
+            .into_iter()
+            .find(|(r, m)| programs(*r, *m).contains(&prog))
+            .map(|(r, _)| r)
+    }
+
+    /// Drops the failed mechanism of `role`; the reason if none is left.
+    fn downgrade(&mut self, role: Role, why: String) -> Result<()> {
+        let Some((_, ms)) = self.choice.iter_mut().find(|(r, _)| *r == role) else {
+            return Err(Error::Unsupported {
+                probe: role.name().into(),
+                reason: why,
+            });
+        };
+        ms.remove(0);
+        if ms.is_empty() {
+            if self.tolerate {
+                self.choice.retain(|(r, _)| *r != role);
+                self.unavailable.push((role, why));
+                return Ok(());
+            }
+            return Err(Error::Unsupported {
+                probe: role.name().into(),
+                reason: why,
+            });
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn load(o: &Options<'_>) -> Result<Loaded> {
-    quiet_libbpf();
+    load_with(o, false)
+}
+
+fn load_with(o: &Options<'_>, tolerate: bool) -> Result<Loaded> {
     if !crate::caps::can_trace() {
         return Err(Error::Permission);
+    }
+    capture_libbpf_log();
+    let mut attempt = Attempt {
+        tolerate,
+        unavailable: Vec::new(),
+        choice: Role::ALL
+            .into_iter()
+            .filter(|r| r.paths().iter().any(|&p| o.mask & (1 << p as u32) != 0))
+            .map(|r| {
+                let mut ms = o.backend.choices(r);
+                // Cheap check first: without kprobe support, don't spend a
+                // load finding out (unless kprobes were asked for).
+                if o.backend == Backend::Auto && !kprobes_available() {
+                    ms.retain(|&m| m != Mechanism::Kprobe);
+                }
+                (r, ms)
+            })
+            .collect(),
+    };
+    // Each failed attempt removes one mechanism, so this ends.
+    loop {
+        take_log();
+        match try_load(o, &attempt) {
+            Ok(loaded) => return Ok(loaded),
+            Err(Failure::Fatal(e)) => return Err(e),
+            Err(Failure::Program { prog, err }) => {
+                let Some(role) = attempt.role_of(&prog) else {
+                    return Err(Error::bpf(format!("loading {prog}"), err));
+                };
+                let mech = attempt
+                    .current()
+                    .mechanism(role)
+                    .unwrap_or(Mechanism::Syscall);
+                let why = reason(mech, &err, &format!("{mech} ({prog})"));
+                if refused_everywhere(mech, &err) {
+                    // No program of this mechanism will load: drop it from
+                    // every role at once rather than one load at a time.
+                    for r in attempt.current().roles {
+                        if r.1 == mech {
+                            attempt.downgrade(r.0, why.clone())?;
+                        }
+                    }
+                } else {
+                    attempt.downgrade(role, why)?;
+                }
+            }
+        }
+    }
+}
+
+enum Failure {
+    /// A program of some role was refused: try the next mechanism.
+    Program { prog: String, err: libbpf_rs::Error },
+    /// Anything else.
+    Fatal(Error),
+}
+
+fn try_load(o: &Options<'_>, attempt: &Attempt) -> std::result::Result<Loaded, Failure> {
+    let fatal = Failure::Fatal;
+    if attempt.current().mechanism(Role::Messages) == Some(Mechanism::Syscall) {
+        return Err(fatal(Error::Unsupported {
+            probe: Role::Messages.name().into(),
+            reason: "the syscall backend does not serve send and receive completions yet; use tracepoint, fentry or kprobe".into(),
+        }));
     }
     let mut storage = Box::new(MaybeUninit::<OpenObject>::uninit());
     // SAFETY: the skeleton borrows the object storage for as long as it
     // lives. The storage is a heap allocation owned by the returned Loaded
-    // and never moved out of its Box; Loaded's field order drops the
-    // skeleton before the storage.
+    // and never moved out of its Box; Loaded's field order drops the links
+    // and the skeleton before the storage.
     let storage_ref: &'static mut MaybeUninit<OpenObject> =
         unsafe { &mut *(storage.as_mut() as *mut MaybeUninit<OpenObject>) };
 
     let mut open = SocktapSkelBuilder::default()
         .open(storage_ref)
-        .map_err(|e| Error::bpf("opening the BPF object", e))?;
+        .map_err(|e| fatal(Error::bpf("opening the BPF object", e)))?;
 
-    let rodata = open
-        .maps
-        .rodata_data
-        .as_deref_mut()
-        .ok_or_else(|| Error::Io {
+    let plan = attempt.current();
+    let rodata = open.maps.rodata_data.as_deref_mut().ok_or_else(|| {
+        fatal(Error::Io {
             what: "configuring the BPF programs".into(),
             source: std::io::Error::other("the BPF object has no .rodata"),
-        })?;
+        })
+    })?;
     let cfg: &mut types::config = &mut rodata.cfg;
     cfg.probe_mask = o.mask;
     cfg.skip_peek = u32::from(!o.include_peek);
+    cfg.syscall_create = u32::from(plan.mechanism(Role::Create) == Some(Mechanism::Syscall));
+    cfg.syscall_close = u32::from(plan.mechanism(Role::Close) == Some(Mechanism::Syscall));
     // Wake the reader once an eighth of the ring is pending; below that it
     // reads on its own short timer.
     cfg.wakeup_bytes = o.ring_bytes / 8;
-    o.filter.apply(cfg)?;
+    o.filter.apply(cfg).map_err(fatal)?;
     let (agg_capacity, hist_capacity) = match o.aggregate {
         Some((keys, hist, capacity)) => {
             cfg.aggregate = 1;
@@ -139,23 +536,60 @@ pub(crate) fn load(o: &Options<'_>) -> Result<Loaded> {
         .set_max_entries(o.ring_bytes)
         .and_then(|()| maps.agg.set_max_entries(agg_capacity))
         .and_then(|()| maps.agg_hist.set_max_entries(hist_capacity))
-        .map_err(|e| Error::bpf("sizing the maps", e))?;
+        .map_err(|e| fatal(Error::bpf("sizing the maps", e)))?;
 
-    for prog in PROGRAMS {
-        open_prog(&mut open, prog.name).set_autoload(wanted(prog, o));
+    let wanted = attempt.wanted_programs(o.devices);
+    for mut prog in open.open_object_mut().progs_mut() {
+        let name = prog.name().to_string_lossy().into_owned();
+        prog.set_autoload(wanted.contains(&name.as_str()));
     }
-    let mut skel = open
-        .load()
-        .map_err(|e| Error::bpf("loading the BPF programs", e))?;
-    for prog in PROGRAMS.iter().filter(|p| wanted(p, o)) {
-        let link = attach_prog(&skel, prog.name)
-            .map_err(|e| Error::bpf(format!("attaching {}", prog.name), e))?;
-        store_link(&mut skel, prog.name, link);
+    let skel = match open.load() {
+        Ok(s) => s,
+        Err(err) => {
+            let log = take_log();
+            return Err(match failing_program(&log) {
+                Some(prog) => Failure::Program { prog, err },
+                None => fatal(Error::bpf("loading the BPF programs", err)),
+            });
+        }
+    };
+    let mut links = Vec::new();
+    for prog in skel.object().progs_mut() {
+        let name = prog.name().to_string_lossy().into_owned();
+        if !wanted.contains(&name.as_str()) {
+            continue;
+        }
+        match prog.attach() {
+            Ok(link) => links.push(link),
+            Err(err) => return Err(Failure::Program { prog: name, err }),
+        }
     }
     Ok(Loaded {
+        _links: links,
         skel,
         _storage: storage,
+        plan,
     })
+}
+
+/// Which mechanism serves each role on this kernel, found by loading and
+/// attaching every program the roles need, then detaching. Needs the same
+/// privileges as tracing.
+pub fn probe_plan(backend: Backend) -> Result<Plan> {
+    let filter = Filter::default();
+    let loaded = load_with(
+        &Options {
+            mask: u32::MAX >> (32 - Path::ALL.len()),
+            filter: &filter,
+            include_peek: false,
+            ring_bytes: 4096,
+            aggregate: None,
+            devices: false,
+            backend,
+        },
+        true,
+    )?;
+    Ok(loaded.plan.clone())
 }
 
 /// Sums a per-CPU u64 counter at index 0 of an array map.
@@ -170,55 +604,42 @@ pub(crate) fn per_cpu_counter(map: &dyn MapCore) -> Result<u64> {
         .sum())
 }
 
-fn open_prog<'a>(
-    open: &'a mut OpenSocktapSkel<'static>,
-    name: &str,
-) -> &'a mut libbpf_rs::OpenProgramMut<'static> {
-    let progs = &mut open.progs;
-    match name {
-        "sock_send_length" => &mut progs.sock_send_length,
-        "sock_recv_length" => &mut progs.sock_recv_length,
-        "sys_enter" => &mut progs.sys_enter,
-        "sys_exit" => &mut progs.sys_exit,
-        "sched_process_exit" => &mut progs.sched_process_exit,
-        "net_dev_queue" => &mut progs.net_dev_queue,
-        _ => &mut progs.netif_receive_skb,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn attach_prog(skel: &SocktapSkel<'static>, name: &str) -> libbpf_rs::Result<Link> {
-    let progs = &skel.progs;
-    match name {
-        "sock_send_length" => progs.sock_send_length.attach(),
-        "sock_recv_length" => progs.sock_recv_length.attach(),
-        "sys_enter" => progs.sys_enter.attach(),
-        "sys_exit" => progs.sys_exit.attach(),
-        "sched_process_exit" => progs.sched_process_exit.attach(),
-        "net_dev_queue" => progs.net_dev_queue.attach(),
-        _ => progs.netif_receive_skb.attach(),
+    #[test]
+    fn every_role_and_mechanism_names_its_programs() {
+        for role in Role::ALL {
+            for &m in role.candidates() {
+                assert!(!programs(role, m).is_empty(), "{role:?} {m:?}");
+            }
+        }
+        for p in Path::ALL {
+            assert!(Role::of(p).paths().contains(&p));
+        }
     }
-}
 
-fn store_link(skel: &mut SocktapSkel<'static>, name: &str, link: Link) {
-    let links = &mut skel.links;
-    let slot = match name {
-        "sock_send_length" => &mut links.sock_send_length,
-        "sock_recv_length" => &mut links.sock_recv_length,
-        "sys_enter" => &mut links.sys_enter,
-        "sys_exit" => &mut links.sys_exit,
-        "sched_process_exit" => &mut links.sched_process_exit,
-        "net_dev_queue" => &mut links.net_dev_queue,
-        _ => &mut links.netif_receive_skb,
-    };
-    *slot = Some(link);
-}
-
-/// libbpf prints verifier logs and warnings to stderr by default. socktap
-/// reports failures through its own errors, so keep libbpf quiet unless
-/// SOCKTAP_DEBUG is set.
-fn quiet_libbpf() {
-    if std::env::var_os("SOCKTAP_DEBUG").is_some() {
-        return;
+    #[test]
+    fn forced_backends_keep_the_syscall_layer_for_what_they_lack() {
+        let b = Backend::Only(Mechanism::Tracepoint);
+        assert_eq!(b.choices(Role::Messages), vec![Mechanism::Tracepoint]);
+        assert_eq!(b.choices(Role::Create), vec![Mechanism::Syscall]);
+        assert_eq!(b.choices(Role::Entries), vec![Mechanism::Syscall]);
+        let b = Backend::Only(Mechanism::Fentry);
+        assert_eq!(b.choices(Role::Close), vec![Mechanism::Fentry]);
+        assert_eq!(Backend::Auto.choices(Role::Close).len(), 3);
+        assert_eq!(
+            Backend::parse("kprobe"),
+            Some(Backend::Only(Mechanism::Kprobe))
+        );
+        assert_eq!(Backend::parse("ebpf"), None);
     }
-    libbpf_rs::set_print(None);
+
+    #[test]
+    fn finds_the_failing_program_in_libbpf_output() {
+        let log = "libbpf: prog 'fexit_inet_sendmsg': BPF program load failed: -EPERM\n";
+        assert_eq!(failing_program(log).as_deref(), Some("fexit_inet_sendmsg"));
+        assert_eq!(failing_program("nothing"), None);
+    }
 }

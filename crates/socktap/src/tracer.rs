@@ -10,7 +10,7 @@ use libbpf_rs::{RingBuffer, RingBufferBuilder};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::filter::Filter;
-use crate::loader::{self, Loaded};
+use crate::loader::{self, Backend, Loaded, Plan};
 use crate::probe::{Path, Probe};
 
 /// Default ring buffer size: room for about 29,000 events between reads.
@@ -35,6 +35,7 @@ pub struct TracerBuilder {
     filter: Filter,
     ring_bytes: u32,
     include_peek: bool,
+    backend: Backend,
 }
 
 impl Default for TracerBuilder {
@@ -44,6 +45,7 @@ impl Default for TracerBuilder {
             filter: Filter::default(),
             ring_bytes: DEFAULT_RING_BYTES,
             include_peek: false,
+            backend: Backend::Auto,
         }
     }
 }
@@ -72,6 +74,13 @@ impl TracerBuilder {
     /// message queued, so counting it would count that message twice.
     pub fn include_peek(mut self, yes: bool) -> Self {
         self.include_peek = yes;
+        self
+    }
+
+    /// Which kernel mechanisms to use (default: the best the kernel
+    /// accepts, per probe, found by trying).
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
         self
     }
 
@@ -125,6 +134,7 @@ impl Tracer {
             ring_bytes,
             aggregate: None,
             devices: false,
+            backend: b.backend,
         })?;
 
         let queue = Rc::new(RefCell::new(VecDeque::with_capacity(4096)));
@@ -154,6 +164,11 @@ impl Tracer {
     /// The probes this tracer reports.
     pub fn probes(&self) -> &[Probe] {
         &self.probes
+    }
+
+    /// The mechanism serving each role, as chosen at start.
+    pub fn plan(&self) -> &Plan {
+        &self.loaded.plan
     }
 
     /// Waits up to `timeout` for events and reads all that are ready.

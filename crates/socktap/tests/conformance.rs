@@ -7,7 +7,7 @@ fn every_case_of_the_table_produces_exactly_its_events() {
     if !common::privileged("conformance") {
         return;
     }
-    let results = socktap::conformance::run(None).expect("tracing works");
+    let results = socktap::conformance::run(None, socktap::Backend::Auto).expect("tracing works");
     assert_eq!(results.len(), socktap::conformance::cases().len());
     let failed: Vec<String> = results
         .iter()

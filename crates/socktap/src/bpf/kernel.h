@@ -10,6 +10,9 @@
 #ifndef SOCKTAP_KERNEL_H
 #define SOCKTAP_KERNEL_H
 
+/* Tells bpf_tracing.h these are the kernel's pt_regs names (di, not rdi). */
+#define __VMLINUX_H__
+
 #include <linux/types.h>
 #include <linux/bpf.h>
 
@@ -20,6 +23,7 @@ typedef __u64 u64;
 typedef __s32 s32;
 typedef __s64 s64;
 typedef _Bool bool;
+typedef unsigned long size_t;
 #define true 1
 #define false 0
 
@@ -69,6 +73,7 @@ struct files_struct {
 };
 
 struct task_struct {
+	void *stack;
 	unsigned int flags;
 	int pid;
 	int tgid;
@@ -76,6 +81,11 @@ struct task_struct {
 };
 
 struct pt_regs {
+	unsigned long bp;
+	unsigned long ax;
+	unsigned long cx;
+	unsigned long ip;
+	unsigned long sp;
 	unsigned long r10;
 	unsigned long r8;
 	unsigned long r9;
@@ -85,11 +95,15 @@ struct pt_regs {
 	unsigned long orig_ax;
 };
 
+/* A socket and its inode are allocated together: SOCK_INODE(). */
+struct socket_alloc;
+
 struct in6_addr {
 	u8 s6_addr[16];
 };
 
 struct sock_common {
+	atomic64_t skc_cookie;
 	__be32 skc_daddr;
 	__be32 skc_rcv_saddr;
 	__be16 skc_dport;
@@ -135,7 +149,15 @@ struct sk_buff {
 	struct net_device *dev;
 };
 
+struct socket_alloc {
+	struct socket socket;
+	struct inode vfs_inode;
+};
+
 #pragma clang attribute pop
+
+/* x86_64 kernel stacks: task_pt_regs() sits at the top (no KASAN). */
+#define THREAD_SIZE (4096 << 2)
 
 /* User-space ABI structures: fixed layouts, read with bpf_probe_read_user. */
 struct user_iovec {

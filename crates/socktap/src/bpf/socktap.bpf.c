@@ -99,6 +99,14 @@ struct {
 	__type(value, struct pending);
 } pending SEC(".maps");
 
+/* The same, for function entry/return pairs (create, close, kretprobes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u32);
+	__type(value, struct pending);
+} func_pending SEC(".maps");
+
 /* Scratch space: struct pending is too big for the 512-byte BPF stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -138,6 +146,24 @@ enum {
 #define MAX_IOV 64     /* iovec segments summed for an entry size */
 #define MAX_MMSG 1024  /* UIO_MAXIOV: the kernel's cap on vlen */
 #define MAX_FDS 65536  /* descriptors scanned at exit / close_range */
+#define OLD_LOOP_MAX 64 /* iterations where the kernel has no bpf_loop (< 5.17) */
+
+/*
+ * Calls cb(i, ctx) for i in [0, n): bpf_loop where the kernel has it, else
+ * a bounded loop of at most OLD_LOOP_MAX iterations (5.10-5.16).
+ */
+static __always_inline void loop(u32 n, long (*cb)(u64, void *), void *ctx)
+{
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {
+		bpf_loop(n, cb, ctx, 0);
+		return;
+	}
+	for (u32 i = 0; i < OLD_LOOP_MAX; i++) {
+		if (i >= n)
+			break;
+		cb(i, ctx);
+	}
+}
 
 static __always_inline bool wanted(u32 probe)
 {
@@ -263,7 +289,7 @@ static __always_inline void fill_socket(struct event *e, struct socket *sock, st
 		e->state = BPF_CORE_READ(sock, state);
 		e->type = BPF_CORE_READ(sock, type);
 		e->sock_flags = BPF_CORE_READ(sock, flags);
-		e->ino = BPF_CORE_READ(sock, file, f_inode, i_ino);
+		e->ino = BPF_CORE_READ((struct socket_alloc *)sock, vfs_inode.i_ino);
 		if (ops)
 			e->family = BPF_CORE_READ(ops, family);
 		if (!sk)
@@ -272,6 +298,8 @@ static __always_inline void fill_socket(struct event *e, struct socket *sock, st
 	if (!sk)
 		return;
 	e->protocol = BPF_CORE_READ(sk, sk_protocol);
+	/* 0 until something asked for it; the tracepoint path generates it */
+	e->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	u16 skf = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (e->family < 0)
 		e->family = skf;
@@ -455,16 +483,28 @@ static __always_inline struct pending *scratch_pending(void)
  * socket-call messages (sendmsg/recvmsg), as are sendfile, splice and
  * io_uring submissions.
  */
+/* The syscall number the current thread is in, -1 for kernel threads. */
+static __always_inline long current_syscall(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct pt_regs *regs;
+
+	if (BPF_CORE_READ(task, flags) & (PF_KTHREAD | PF_IO_WORKER))
+		return -1;
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
+		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	} else {
+		/* before 5.15: task_pt_regs() by hand, at the top of the stack */
+		regs = (struct pt_regs *)((void *)BPF_CORE_READ(task, stack) + THREAD_SIZE -
+					  bpf_core_type_size(struct pt_regs));
+	}
+	return BPF_CORE_READ(regs, orig_ax);
+}
+
 static __always_inline u32 classify(bool send)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	long nr = -1;
+	long nr = current_syscall();
 
-	if (!(task->flags & (PF_KTHREAD | PF_IO_WORKER))) {
-		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-
-		nr = BPF_CORE_READ(regs, orig_ax);
-	}
 	if (send) {
 		switch (nr) {
 		case NR_write:
@@ -491,7 +531,12 @@ static __always_inline u32 classify(bool send)
 	}
 }
 
-static __always_inline int on_length(struct sock *sk, int ret, int flags, bool send)
+/*
+ * One message sent or received, with its result: the completion probes.
+ * Returns the event to emit (in scratch space) or NULL if filtered out.
+ */
+static __always_inline struct event *on_message(struct socket *sock, struct sock *sk, int ret, int flags,
+						bool send)
 {
 	struct pending *p;
 	struct event *e;
@@ -499,23 +544,32 @@ static __always_inline int on_length(struct sock *sk, int ret, int flags, bool s
 
 	/* A peek does not take the message: counting it would count it twice. */
 	if (!send && (flags & MSG_PEEK) && cfg.skip_peek)
-		return 0;
+		return NULL;
 	probe = classify(send);
 	if (!wanted(probe) || !pass_task())
-		return 0;
+		return NULL;
 	if (cfg.failed_only && ret >= 0)
-		return 0;
+		return NULL;
 	p = scratch_pending();
 	if (!p)
-		return 0;
+		return NULL;
 	e = &p->ev;
 	fill_task(e, probe);
-	fill_socket(e, BPF_CORE_READ(sk, sk_socket), sk);
+	fill_socket(e, sock, sk);
 	if (!pass_socket(e))
-		return 0;
+		return NULL;
 	e->size = ret;
-	e->cookie = bpf_get_socket_cookie(sk);
-	emit(e);
+	return e;
+}
+
+static __always_inline int on_length(struct sock *sk, int ret, int flags, bool send)
+{
+	struct event *e = on_message(BPF_CORE_READ(sk, sk_socket), sk, ret, flags, send);
+
+	if (e) {
+		e->cookie = bpf_get_socket_cookie(sk);
+		emit(e);
+	}
 	return 0;
 }
 
@@ -692,7 +746,7 @@ static __always_inline void entry_io(struct pending *p, long nr, struct pt_regs 
 		u32 probe = nr == NR_sendmmsg ? PROBE_SENDMSG : PROBE_RECVMSG;
 
 		if (entry_event(e, probe, fd))
-			bpf_loop(a2 < MAX_MMSG ? a2 : MAX_MMSG, mmsg_one, &c, 0);
+			loop(a2 < MAX_MMSG ? a2 : MAX_MMSG, mmsg_one, &c);
 		break;
 	}
 	case NR_sendfile:
@@ -719,7 +773,7 @@ static __always_inline void entry_create(struct pending *p, long nr, struct pt_r
 	struct event *e = &p->ev;
 	u32 tid;
 
-	if (!(wanted(PROBE_CREATE) || wanted(PROBE_CREATE_RETURN)) || !pass_task())
+	if (!cfg.syscall_create || !(wanted(PROBE_CREATE) || wanted(PROBE_CREATE_RETURN)) || !pass_task())
 		return;
 	fill_task(e, PROBE_CREATE);
 	e->family = BPF_CORE_READ(regs, di);
@@ -794,6 +848,12 @@ static __always_inline bool close_wanted(void)
 	return (wanted(PROBE_CLOSE) || wanted(PROBE_CLOSE_RETURN)) && !cfg.failed_only;
 }
 
+/* The syscall layer's release tracking, when it is the one serving close. */
+static __always_inline bool syscall_close_wanted(void)
+{
+	return cfg.syscall_close && close_wanted();
+}
+
 /* A release that completes within this event: report entry and return now. */
 static __always_inline void emit_close_pair(struct event *e)
 {
@@ -838,7 +898,7 @@ static __always_inline void scan_fds(struct pending *p, struct task_struct *task
 		return;
 	c.fds = BPF_CORE_READ(fdt, fd);
 	c.first = first;
-	bpf_loop(last - first + 1 < MAX_FDS ? last - first + 1 : MAX_FDS, scan_one, &c, 0);
+	loop(last - first + 1 < MAX_FDS ? last - first + 1 : MAX_FDS, scan_one, &c);
 }
 
 static __always_inline void entry_close(struct pending *p, long nr, struct pt_regs *regs)
@@ -849,7 +909,7 @@ static __always_inline void entry_close(struct pending *p, long nr, struct pt_re
 	long newfd = BPF_CORE_READ(regs, si);
 	u32 tid;
 
-	if (!close_wanted() || !pass_task())
+	if (!syscall_close_wanted() || !pass_task())
 		return;
 	switch (nr) {
 	case NR_close:
@@ -990,7 +1050,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *task)
 {
 	struct pending *p;
 
-	if (!close_wanted() || !pass_task())
+	if (!syscall_close_wanted() || !pass_task())
 		return 0;
 	if (BPF_CORE_READ(task, files, count.counter) != 1)
 		return 0;
@@ -1037,4 +1097,301 @@ SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(netif_receive_skb, struct sk_buff *skb)
 {
 	return on_dev(skb, false);
+}
+
+/* ==== function hooks: the fentry/fexit and kprobe/kretprobe backends ==== */
+
+/*
+ * Sends and receives without the length tracepoints (before 6.3): the
+ * proto_ops sendmsg/recvmsg of each family, which sock_sendmsg_nosec and
+ * sock_recvmsg_nosec call exactly once per message on every path. Not
+ * sock_sendmsg: syscall sends bypass it since the __sock_sendmsg change
+ * (6.6, backported to 5.10 and 6.1). unix_seqpacket_* call the dgram
+ * functions, so they are not hooked again.
+ */
+#define FEXIT_SEND(fn)                                                              \
+	SEC("fexit/" #fn)                                                           \
+	int BPF_PROG(fexit_##fn, struct socket *sock, void *msg, size_t len, int ret) \
+	{                                                                           \
+		struct event *e = on_message(sock, NULL, ret, 0, true);             \
+		if (e)                                                              \
+			emit(e);                                                    \
+		return 0;                                                           \
+	}
+
+#define FEXIT_RECV(fn)                                                                     \
+	SEC("fexit/" #fn)                                                                  \
+	int BPF_PROG(fexit_##fn, struct socket *sock, void *msg, size_t len, int flags, int ret) \
+	{                                                                                  \
+		struct event *e = on_message(sock, NULL, ret, flags, false);               \
+		if (e)                                                                     \
+			emit(e);                                                           \
+		return 0;                                                                  \
+	}
+
+FEXIT_SEND(inet_sendmsg)
+FEXIT_SEND(inet6_sendmsg)
+FEXIT_SEND(unix_stream_sendmsg)
+FEXIT_SEND(unix_dgram_sendmsg)
+FEXIT_SEND(netlink_sendmsg)
+FEXIT_RECV(inet_recvmsg)
+FEXIT_RECV(inet6_recvmsg)
+FEXIT_RECV(unix_stream_recvmsg)
+FEXIT_RECV(unix_dgram_recvmsg)
+FEXIT_RECV(netlink_recvmsg)
+
+/* kretprobes see only the result: the entry keeps the socket per thread. */
+struct inflight {
+	struct socket *sock;
+	int flags;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u32);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+static __always_inline int kprobe_msg(struct socket *sock, int flags)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct inflight in = { .sock = sock, .flags = flags };
+
+	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY))
+		count_lost();
+	return 0;
+}
+
+static __always_inline int kretprobe_msg(int ret, bool send)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	struct event *e;
+
+	if (!in)
+		return 0;
+	e = on_message(in->sock, NULL, ret, in->flags, send);
+	bpf_map_delete_elem(&inflight, &tid);
+	if (e)
+		emit(e);
+	return 0;
+}
+
+#define KPROBE_SEND(fn)                                              \
+	SEC("kprobe/" #fn)                                           \
+	int BPF_KPROBE(kprobe_##fn, struct socket *sock)             \
+	{                                                            \
+		return kprobe_msg(sock, 0);                          \
+	}                                                            \
+	SEC("kretprobe/" #fn)                                        \
+	int BPF_KRETPROBE(kretprobe_##fn, int ret)                   \
+	{                                                            \
+		return kretprobe_msg(ret, true);                     \
+	}
+
+#define KPROBE_RECV(fn)                                                              \
+	SEC("kprobe/" #fn)                                                           \
+	int BPF_KPROBE(kprobe_##fn, struct socket *sock, void *msg, size_t len, int flags) \
+	{                                                                            \
+		return kprobe_msg(sock, flags);                                      \
+	}                                                                            \
+	SEC("kretprobe/" #fn)                                                        \
+	int BPF_KRETPROBE(kretprobe_##fn, int ret)                                   \
+	{                                                                            \
+		return kretprobe_msg(ret, false);                                    \
+	}
+
+KPROBE_SEND(inet_sendmsg)
+KPROBE_SEND(inet6_sendmsg)
+KPROBE_SEND(unix_stream_sendmsg)
+KPROBE_SEND(unix_dgram_sendmsg)
+KPROBE_SEND(netlink_sendmsg)
+KPROBE_RECV(inet_recvmsg)
+KPROBE_RECV(inet6_recvmsg)
+KPROBE_RECV(unix_stream_recvmsg)
+KPROBE_RECV(unix_dgram_recvmsg)
+KPROBE_RECV(netlink_recvmsg)
+
+/*
+ * Creation in __sock_create: every socket, kernel-created ones included
+ * (requester = kern). accept and sock_create_lite do not pass here.
+ */
+static __always_inline int create_entry(int family, int type, int protocol, int kern, u64 res)
+{
+	struct pending *p;
+	struct event *e;
+	u32 tid;
+
+	if (!(wanted(PROBE_CREATE) || wanted(PROBE_CREATE_RETURN)) || !pass_task() || cfg.n_ports)
+		return 0;
+	p = scratch_pending();
+	if (!p)
+		return 0;
+	e = &p->ev;
+	fill_task(e, PROBE_CREATE);
+	e->family = family;
+	e->type = type;
+	e->protocol = protocol;
+	e->state = -1;
+	e->requester = kern != 0;
+	if (!pass_socket(e))
+		return 0;
+	if (wanted(PROBE_CREATE) && !cfg.failed_only)
+		emit(e);
+	if (!wanted(PROBE_CREATE_RETURN))
+		return 0;
+	p->fds_ptr = res; /* struct socket ** */
+	p->fire = 1;
+	tid = e->tid;
+	if (bpf_map_update_elem(&func_pending, &tid, p, BPF_ANY))
+		count_lost();
+	return 0;
+}
+
+static __always_inline int create_return(int ret)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct pending *p = bpf_map_lookup_elem(&func_pending, &tid);
+	struct socket *sock = NULL;
+
+	if (!p)
+		return 0;
+	if (p->fire && !(cfg.failed_only && ret >= 0)) {
+		p->ev.probe = PROBE_CREATE_RETURN;
+		p->ev.ts_ns = bpf_ktime_get_ns();
+		p->ev.err = ret;
+		p->ev.size = ret;
+		if (ret >= 0)
+			bpf_probe_read_kernel(&sock, sizeof(sock), (void *)p->fds_ptr);
+		p->ev.ino = sock ? BPF_CORE_READ((struct socket_alloc *)sock, vfs_inode.i_ino) : 0;
+		emit(&p->ev);
+	}
+	bpf_map_delete_elem(&func_pending, &tid);
+	return 0;
+}
+
+/*
+ * Release: sock_close (the file's last reference went: close, exit, dup2
+ * over it, wherever the last fput happens) and sock_release (kernel
+ * sockets and error paths). Both reach __sock_release, which may be
+ * inlined, so they are hooked instead.
+ */
+static __always_inline int close_entry(struct socket *sock)
+{
+	struct pending *p;
+	struct event *e;
+	u32 tid;
+
+	if (!close_wanted() || !pass_task() || !sock)
+		return 0;
+	p = scratch_pending();
+	if (!p)
+		return 0;
+	e = &p->ev;
+	fill_task(e, PROBE_CLOSE);
+	fill_socket(e, sock, NULL);
+	if (!pass_socket(e))
+		return 0;
+	if (wanted(PROBE_CLOSE))
+		emit(e);
+	if (!wanted(PROBE_CLOSE_RETURN))
+		return 0;
+	p->fire = 1;
+	tid = e->tid;
+	if (bpf_map_update_elem(&func_pending, &tid, p, BPF_ANY))
+		count_lost();
+	return 0;
+}
+
+static __always_inline int close_return(void)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct pending *p = bpf_map_lookup_elem(&func_pending, &tid);
+
+	if (!p)
+		return 0;
+	if (p->fire) {
+		p->ev.probe = PROBE_CLOSE_RETURN;
+		p->ev.ts_ns = bpf_ktime_get_ns();
+		emit(&p->ev);
+	}
+	bpf_map_delete_elem(&func_pending, &tid);
+	return 0;
+}
+
+SEC("fentry/__sock_create")
+int BPF_PROG(fentry_sock_create, void *net, int family, int type, int protocol, struct socket **res, int kern)
+{
+	return create_entry(family, type, protocol, kern, (u64)res);
+}
+
+SEC("fexit/__sock_create")
+int BPF_PROG(fexit_sock_create, void *net, int family, int type, int protocol, struct socket **res, int kern,
+	     int ret)
+{
+	return create_return(ret);
+}
+
+SEC("fentry/sock_close")
+int BPF_PROG(fentry_sock_close, struct inode *inode, struct file *filp)
+{
+	return close_entry(BPF_CORE_READ(filp, private_data));
+}
+
+SEC("fexit/sock_close")
+int BPF_PROG(fexit_sock_close, struct inode *inode, struct file *filp, int ret)
+{
+	return close_return();
+}
+
+SEC("fentry/sock_release")
+int BPF_PROG(fentry_sock_release, struct socket *sock)
+{
+	return close_entry(sock);
+}
+
+SEC("fexit/sock_release")
+int BPF_PROG(fexit_sock_release, struct socket *sock)
+{
+	return close_return();
+}
+
+SEC("kprobe/__sock_create")
+int BPF_KPROBE(kprobe_sock_create, void *net, int family, int type, int protocol, struct socket **res)
+{
+	/* the sixth argument, kern, is in r9 on x86_64 */
+	int kern = PT_REGS_PARM6_CORE(ctx);
+
+	return create_entry(family, type, protocol, kern, (u64)res);
+}
+
+SEC("kretprobe/__sock_create")
+int BPF_KRETPROBE(kretprobe_sock_create, int ret)
+{
+	return create_return(ret);
+}
+
+SEC("kprobe/sock_close")
+int BPF_KPROBE(kprobe_sock_close, struct inode *inode, struct file *filp)
+{
+	return close_entry(BPF_CORE_READ(filp, private_data));
+}
+
+SEC("kretprobe/sock_close")
+int BPF_KRETPROBE(kretprobe_sock_close)
+{
+	return close_return();
+}
+
+SEC("kprobe/sock_release")
+int BPF_KPROBE(kprobe_sock_release, struct socket *sock)
+{
+	return close_entry(sock);
+}
+
+SEC("kretprobe/sock_release")
+int BPF_KRETPROBE(kretprobe_sock_release)
+{
+	return close_return();
 }

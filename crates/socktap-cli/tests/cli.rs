@@ -268,10 +268,11 @@ fn strace_socket_bytes(log: &std::path::Path) -> (u64, u64, u64, u64) {
     let (mut sends, mut sent, mut recvs, mut got) = (0, 0, 0, 0);
     for line in text.lines() {
         // e.g. `123 sendto(3<UDP:[127.0.0.1:5->127.0.0.1:6]>, "a"..., 10, 0, NULL, 0) = 10`
+        // strace pads short pids: "7039  sendto(" as well as "12345 sendto(".
         let Some((_, call)) = line.split_once(' ') else {
             continue;
         };
-        let Some((name, rest)) = call.split_once('(') else {
+        let Some((name, rest)) = call.trim_start().split_once('(') else {
             continue;
         };
         let is_socket = ["<TCP", "<UDP", "<UNIX", "<NETLINK"]

@@ -1,0 +1,270 @@
+#!/usr/bin/python3
+"""socktap's benchmark: overhead, throughput, start-up and memory, measured
+side by side with bpftrace on one machine in one run.
+
+Configurations are interleaved and repeated, and medians are compared as
+ratios against the no-tracer baseline of the same run, because these
+machines are noisy. Results go to stdout and, with --write, to
+docs/benchmarks.md.
+
+Usage (as root): scripts/bench.py [--reps N] [--messages N] [--rounds N] [--quick] [--write]
+"""
+import argparse
+import json
+import os
+import platform
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REL = os.path.join(ROOT, "target", "release")
+SOCKTAP = os.path.join(REL, "socktap")
+UDP = os.path.join(REL, "udp-flood")
+TCP = os.path.join(REL, "tcp-rr")
+
+BT_COUNT = ("tracepoint:sock:sock_send_length { @[pid] = count(); } "
+            "tracepoint:sock:sock_recv_length { @[pid] = count(); }")
+BT_PRINT = ("tracepoint:sock:sock_send_length { printf(\"%d %d %d %d\\n\", pid, tid, args->ret, args->family); } "
+            "tracepoint:sock:sock_recv_length { printf(\"%d %d %d %d\\n\", pid, tid, args->ret, args->family); }")
+
+# name -> (argv, how to tell it is attached: a substring of its stderr or stdout)
+CONFIGS = {
+    "none": None,
+    "socktap stat": ([SOCKTAP, "stat", "--by", "pid", "--no-hist"], "Tracing"),
+    "socktap top --batch": ([SOCKTAP, "top", "--batch", "-i", "1"], "Tracing"),
+    "socktap trace --json": ([SOCKTAP, "trace", "--json"], "Tracing"),
+    "bpftrace count per pid": (["bpftrace", "-e", BT_COUNT], "Attaching"),
+    "bpftrace print per event": (["bpftrace", "-e", BT_PRINT], "Attaching"),
+}
+
+
+def wait_for(proc, streams, needle, timeout=30.0):
+    """Reads the tracer's output until `needle` appears (it is attached)."""
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select(streams, [], [], 0.1)
+        for s in ready:
+            chunk = os.read(s.fileno(), 65536)
+            seen += chunk
+            if needle.encode() in seen:
+                return seen
+        if proc.poll() is not None:
+            break
+    raise RuntimeError(f"tracer did not attach: {seen[-500:]!r}")
+
+
+def peak_rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def start_tracer(config):
+    """Starts a tracer writing its output to /dev/null (trace) or a pipe."""
+    argv, needle = CONFIGS[config]
+    out = open(os.devnull, "wb") if needle == "Tracing" and "trace" in config else subprocess.PIPE
+    # bpftrace says "Attaching N probes..." on stdout; socktap on stderr.
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE if needle == "Attaching" else out,
+                            stderr=subprocess.PIPE)
+    streams = [proc.stdout] if needle == "Attaching" else [proc.stderr]
+    wait_for(proc, streams, needle)
+    if needle == "Attaching":
+        # Keep draining bpftrace's per-event output so it never blocks.
+        proc._drain = subprocess.Popen(["cat"], stdin=proc.stdout, stdout=subprocess.DEVNULL)
+    return proc
+
+
+def stop_tracer(proc):
+    rss = peak_rss_kib(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except ValueError:
+        proc.wait(timeout=60)
+        err = proc.stderr.read() if proc.stderr else b""
+    if hasattr(proc, "_drain"):
+        proc._drain.wait(timeout=60)
+    return rss, (err or b"").decode(errors="replace")
+
+
+def run_workload(argv):
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def summary_counts(stderr):
+    """socktap's closing line: 'socktap: N events, M lost'."""
+    for line in stderr.splitlines():
+        if line.startswith("socktap:") and " events, " in line:
+            parts = line.split()
+            return int(parts[1]), int(parts[3])
+    return None, None
+
+
+def measure(args):
+    workloads = {
+        "udp": [UDP, str(args.messages), "64"],
+        "tcp": [TCP, str(args.rounds), "64"],
+    }
+    results = {c: {"udp": [], "tcp": [], "rss": [], "events": [], "lost": [], "eps": []} for c in CONFIGS}
+    for rep in range(args.reps):
+        order = list(CONFIGS)
+        # Rotate the order each repetition so no configuration always runs
+        # first (cold caches) or last.
+        order = order[rep % len(order):] + order[:rep % len(order)]
+        for config in order:
+            for wl, argv in workloads.items():
+                proc = start_tracer(config) if CONFIGS[config] else None
+                res = run_workload(argv)
+                results[config][wl].append(res["seconds"])
+                if proc:
+                    rss, err = stop_tracer(proc)
+                    if rss:
+                        results[config]["rss"].append(rss)
+                    ev, lost = summary_counts(err)
+                    if ev is not None and wl == "udp":
+                        results[config]["events"].append(ev)
+                        results[config]["lost"].append(lost)
+                        results[config]["eps"].append(ev / res["seconds"])
+                print(f"rep {rep + 1}/{args.reps} {config:26} {wl}: {res['per_second']:>9}/s", file=sys.stderr)
+    return results
+
+
+def startup(args):
+    """Time from starting a tracer to its first event of a steady sender."""
+    sender = subprocess.Popen([UDP, "100000000", "64", "1000"], stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    times = {"socktap trace": [], "bpftrace": []}
+    try:
+        for _ in range(args.startup_reps):
+            for name, argv, stream, mark in [
+                ("socktap trace", [SOCKTAP, "trace", "-n", "udp-flood", "--json"], "stdout", b"{"),
+                ("bpftrace", ["bpftrace", "-e",
+                              "tracepoint:sock:sock_send_length /comm == \"udp-flood\"/ { printf(\"E\\n\"); }"],
+                 "stdout", b"E\n"),
+            ]:
+                t0 = time.monotonic()
+                proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                seen = b""
+                while True:
+                    chunk = os.read(proc.stdout.fileno(), 65536)
+                    if not chunk:
+                        raise RuntimeError(f"{name} exited before an event")
+                    seen += chunk
+                    if (name == "bpftrace" and b"\nE\n" in b"\n" + seen) or (name != "bpftrace" and mark in seen):
+                        break
+                times[name].append(time.monotonic() - t0)
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=30)
+    finally:
+        sender.kill()
+        sender.wait()
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def max_rate(args):
+    """The highest paced UDP rate `socktap trace --json` keeps with 0 lost."""
+    rows = []
+    for rate in args.rates:
+        proc = start_tracer("socktap trace --json")
+        res = run_workload([UDP, str(args.rate_messages), "64", str(rate)])
+        _, err = stop_tracer(proc)
+        ev, lost = summary_counts(err)
+        rows.append((rate, res["per_second"], ev, lost))
+        print(f"rate {rate}/s: achieved {res['per_second']}/s, events {ev}, lost {lost}", file=sys.stderr)
+    return rows
+
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) // 1024
+    bt = subprocess.run(["bpftrace", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{os.cpu_count()} CPUs ({cpu}), {mem} MiB, Linux {platform.release()}, {bt}"
+
+
+def report(args, results, start, rates):
+    med = lambda xs: statistics.median(xs) if xs else None
+    base = {wl: med(results["none"][wl]) for wl in ("udp", "tcp")}
+    lines = []
+    add = lines.append
+    add("# socktap benchmarks\n")
+    add(f"Machine: {machine()}.  ")
+    add(f"Command: `{' '.join(['scripts/bench.py'] + sys.argv[1:])}`  ")
+    add(f"Workloads: `udp-flood {args.messages} 64` (loopback UDP sendto) and `tcp-rr {args.rounds} 64` "
+        f"(loopback TCP request/response); {args.reps} interleaved repetitions, medians.\n")
+    add("## Overhead (workload time with the tracer ÷ without, same run)\n")
+    add("| configuration | UDP flood slowdown | TCP rr slowdown | UDP msgs/s | peak RSS (MiB) | target |")
+    add("|---|---|---|---|---|---|")
+    targets = {"socktap stat": "≤ 1.03, below bpftrace", "socktap top --batch": "≤ 1.03, below bpftrace",
+               "socktap trace --json": "≤ 1.15, 0 lost", }
+    for c in CONFIGS:
+        u, t = med(results[c]["udp"]), med(results[c]["tcp"])
+        rss = med(results[c]["rss"])
+        rss_s = f"{rss / 1024:.1f}" if rss else "-"
+        add(f"| {c} | {u / base['udp']:.3f} | {t / base['tcp']:.3f} | {args.messages / u:,.0f} | {rss_s} | "
+            f"{targets.get(c, '')} |")
+    tr = results["socktap trace --json"]
+    add("")
+    add(f"`socktap trace --json > /dev/null` delivered a median {med(tr['eps']):,.0f} events/s during the UDP flood, "
+        f"lost {max(tr['lost']) if tr['lost'] else '-'} (worst run), events per run {tr['events']}.\n")
+    add("## Highest rate `socktap trace --json` sustains with no loss\n")
+    add("| paced rate (msgs/s) | achieved | events | lost |")
+    add("|---|---|---|---|")
+    for rate, achieved, ev, lost in rates:
+        add(f"| {rate:,} | {achieved:,} | {ev} | {lost} |")
+    add("")
+    add("## Start-up: from starting the tracer to its first event of a steady 1,000/s sender\n")
+    add("| tracer | median | target |")
+    add("|---|---|---|")
+    add(f"| socktap trace | {start['socktap trace'] * 1000:.0f} ms | ≤ 150 ms |")
+    add(f"| bpftrace | {start['bpftrace'] * 1000:.0f} ms | (410 ms measured earlier) |")
+    add("")
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--messages", type=int, default=1_000_000)
+    p.add_argument("--rounds", type=int, default=100_000)
+    p.add_argument("--startup-reps", type=int, default=5)
+    p.add_argument("--rate-messages", type=int, default=500_000)
+    p.add_argument("--rates", type=lambda s: [int(x) for x in s.split(",")], default=[100_000, 200_000, 300_000, 0])
+    p.add_argument("--quick", action="store_true", help="tiny run to check the harness works")
+    p.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
+    p.add_argument("--no-build", action="store_true")
+    args = p.parse_args()
+    if args.quick:
+        args.reps, args.messages, args.rounds, args.startup_reps = 1, 20_000, 2_000, 1
+        args.rate_messages, args.rates = 20_000, [0]
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "socktap-cli", "-p", "socktap-bench"],
+                       cwd=ROOT, check=True)
+    results = measure(args)
+    start = startup(args)
+    rates = max_rate(args)
+    text = report(args, results, start, rates)
+    print(text)
+    if args.write:
+        with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -130,11 +130,12 @@ class Report:
         self.cells_ok = 0
         self.cells_bad = 0
         self.problems = []  # one line per thing that fails the run
+        self.ran = []  # (series, backend) judged
 
     def bad(self, where, what):
         self.problems.append(f"{where}: {what}")
 
-    def judge_cell(self, series, release, backend, block):
+    def judge_cell(self, series, release, backend, block, vm_end):
         """One kernel x backend: prints its summary line and failures; True when as expected."""
         where = f"{release} {backend}"
         applicable = [e for e in self.entries if e.applies(series, backend)]
@@ -142,7 +143,7 @@ class Report:
         for e in whole:
             e.used = True
         if block is None or block.rc is None:
-            print(f"{release:<24} {backend:<10} NO RESULT: the VM ended before the command did")
+            print(f"{release:<24} {backend:<10} NO RESULT: {vm_end} before the command finished")
             self.bad(where, "no result")
             return False
         secs = f"[{block.end - block.start:.0f} s in the VM]"
@@ -201,6 +202,14 @@ class Report:
 
     def judge_kernel(self, run_dir, backends):
         series = run_dir.name
+        if (run_dir / "error").exists():
+            error = (run_dir / "error").read_text().strip()
+            print(f"\n== {series}: no kernel")
+            for backend in backends:
+                print(f"{series:<24} {backend:<10} NO KERNEL: {error}")
+                self.bad(f"{series} {backend}", "no kernel")
+                self.cells_bad += 1
+            return
         serial = run_dir / "serial.log"
         text = serial.read_text(errors="replace") if serial.exists() else ""
         release, blocks = parse_serial(text)
@@ -208,6 +217,8 @@ class Report:
         vm_secs = (run_dir / "vm-seconds").read_text().strip() if (run_dir / "vm-seconds").exists() else "?"
         qemu_rc = (run_dir / "qemu-rc").read_text().strip() if (run_dir / "qemu-rc").exists() else "?"
         release = release or f"{series}(no boot)"
+        # timeout(1) exits 124 when it had to stop QEMU.
+        vm_end = "the VM timed out" if qemu_rc in ("124", "137") else f"the VM ended (qemu rc={qemu_rc})"
         print(f"\n== {series}: {release}  ({package})  VM {vm_secs} s, qemu rc={qemu_rc}")
         print(f"   config: {kernel_config(run_dir)}")
         # Keep each block as a file beside the serial log.
@@ -227,19 +238,22 @@ class Report:
             qemu_log = run_dir / "qemu.log"
             for line in tail(qemu_log.read_text(errors="replace").splitlines() if qemu_log.exists() else [], 5):
                 print(f"   | qemu: {line}")
-        self.check_dmesg(series, release, blocks)
+        kernel_ok = self.check_dmesg(release, blocks)
         for backend in backends:
-            if self.judge_cell(series, release, backend, blocks.get(f"conformance-{backend}")):
+            self.ran.append((series, backend))
+            cell_ok = self.judge_cell(series, release, backend, blocks.get(f"conformance-{backend}"),
+                                      vm_end)
+            if cell_ok and kernel_ok:
                 self.cells_ok += 1
             else:
                 self.cells_bad += 1
 
-    def check_dmesg(self, series, release, blocks):
-        """A kernel warning while socktap ran is a failure: BPF must not upset the kernel."""
+    def check_dmesg(self, release, blocks):
+        """False on a kernel warning while socktap ran: BPF must not upset the kernel."""
         dmesg = blocks.get("dmesg")
         firsts = [b.start for n, b in blocks.items() if n != "dmesg" and b.rc is not None]
         if dmesg is None or not firsts:
-            return
+            return True
         payload_start = min(firsts)
         trouble = []
         for line in dmesg.lines:
@@ -251,11 +265,13 @@ class Report:
             for line in trouble[:10]:
                 print(f"   | {line}")
             self.bad(release, "kernel warnings while socktap ran")
+        return not trouble
 
     def finish(self):
-        stale = [e for e in self.entries if not e.used]
+        stale = [e for e in self.entries
+                 if not e.used and any(e.applies(s, b) for s, b in self.ran)]
         if stale:
-            print("\nnote: expected-failure lines that matched nothing this run (stale, or not run):")
+            print("\nnote: expected-failure lines that matched no case of a kernel and backend that ran:")
             for e in stale:
                 print(f"    line {e.lineno}: {e.text}")
         if self.problems:

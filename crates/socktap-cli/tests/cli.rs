@@ -663,3 +663,26 @@ fn the_live_view_runs_in_a_real_terminal() {
     assert!(s.contains("socktap-exited-0"), "{s}");
     assert!(s.contains(" 0 lost"), "{s}");
 }
+
+#[test]
+fn the_programs_for_kernels_without_bpf_loop_pass_the_conformance_table() {
+    if !privileged("noloop conformance") {
+        return;
+    }
+    // The variants 5.10-5.16 load, run here through the same table.
+    let o = Command::new(BIN)
+        .args(["conformance", "mmsg"])
+        .env("SOCKTAP_NO_BPF_LOOP", "1")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.contains("14 passed, 0 failed"), "{out}");
+    let o = Command::new(BIN)
+        .args(["conformance", "close"])
+        .env("SOCKTAP_NO_BPF_LOOP", "1")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && out.contains(" 0 failed"), "{out}");
+}

@@ -113,7 +113,7 @@ const SEND_ENTRY: &str = "no entry for io_uring and kernel-internal senders; sen
 const RECV_ENTRY: &str = "no entry for io_uring and kernel-internal receivers; recvmmsg entries are all reported at syscall entry, one per message";
 const CREATE: &str = "kernel-created sockets (requester=1) and io_uring SOCKET are not seen";
 const CLOSE: &str = "not seen: a socket still referenced elsewhere when its last descriptor goes (SCM_RIGHTS in flight, io_uring fixed file, a call running in another thread), close-on-exec, kernel sockets";
-const NO_LOOP: &str = "this kernel has no bpf_loop (< 5.17): at most 64 messages of a sendmmsg/recvmmsg get entries, and close_range and exit scan at most 64 descriptors";
+const NO_LOOP: &str = "this kernel has no bpf_loop (< 5.17): at most 16 messages of a sendmmsg/recvmmsg get entries (summing up to 8 segments each), and close_range and exit scan at most 256 descriptors";
 
 /// Coverage of every probe, given which mechanism serves each role (from
 /// [`probe_plan`](crate::loader::probe_plan)), or predicted from the

@@ -189,8 +189,42 @@ impl fmt::Display for Plan {
     }
 }
 
-/// The BPF programs of each (role, mechanism).
+/// Whether the kernel has the bpf_loop helper (5.17+), asked of the kernel
+/// with one tiny program load, once per process.
+fn have_bpf_loop() -> bool {
+    static HAVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAVE.get_or_init(|| {
+        // Lets the tests run the pre-5.17 programs on a newer kernel.
+        if std::env::var_os("SOCKTAP_NO_BPF_LOOP").is_some() {
+            return false;
+        }
+        // SAFETY: a plain FFI call with integer arguments and no options.
+        let r = unsafe {
+            libbpf_rs::libbpf_sys::libbpf_probe_bpf_helper(
+                libbpf_rs::libbpf_sys::BPF_PROG_TYPE_TRACEPOINT,
+                libbpf_rs::libbpf_sys::BPF_FUNC_loop,
+                std::ptr::null(),
+            )
+        };
+        r == 1
+    })
+}
+
+/// The BPF programs of each (role, mechanism) on this kernel: the syscall
+/// layer's programs come in a variant for kernels without bpf_loop.
 fn programs(role: Role, mech: Mechanism) -> &'static [&'static str] {
+    let loop_ok = have_bpf_loop();
+    match (role, mech, loop_ok) {
+        (Role::Entries, Mechanism::Syscall, false) => &["sys_enter_noloop"],
+        (Role::Create, Mechanism::Syscall, false) => &["sys_enter_noloop", "sys_exit"],
+        (Role::Close, Mechanism::Syscall, false) => {
+            &["sys_enter_noloop", "sys_exit", "sched_process_exit_noloop"]
+        }
+        _ => programs_with_loop(role, mech),
+    }
+}
+
+fn programs_with_loop(role: Role, mech: Mechanism) -> &'static [&'static str] {
     use Mechanism::{Fentry, Kprobe, Syscall, Tracepoint};
     match (role, mech) {
         (Role::Messages, Tracepoint) => &["sock_send_length", "sock_recv_length"],

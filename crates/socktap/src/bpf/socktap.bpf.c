@@ -146,19 +146,30 @@ enum {
 #define MAX_IOV 64     /* iovec segments summed for an entry size */
 #define MAX_MMSG 1024  /* UIO_MAXIOV: the kernel's cap on vlen */
 #define MAX_FDS 65536  /* descriptors scanned at exit / close_range */
-#define OLD_LOOP_MAX 64 /* iterations where the kernel has no bpf_loop (< 5.17) */
+/*
+ * Where the kernel has no bpf_loop (< 5.17), loops are unrolled by the
+ * verifier, whose limits bound them: messages of one sendmmsg/recvmmsg
+ * (each summing up to OLD_MMSG_IOV segments) and descriptors scanned at
+ * close_range/exit.
+ */
+#define OLD_MMSG_MAX 16
+#define OLD_MMSG_IOV 8
+#define OLD_FDS_MAX 256
 
 /*
  * Calls cb(i, ctx) for i in [0, n): bpf_loop where the kernel has it, else
- * a bounded loop of at most OLD_LOOP_MAX iterations (5.10-5.16).
+ * a bounded loop of at most old_max iterations (5.10-5.16). use_loop
+ * is a compile-time constant in each program: kernels without bpf_loop
+ * reject the very instruction that loads a callback's address, so those
+ * programs must not contain it at all (the *_noloop variants).
  */
-static __always_inline void loop(u32 n, long (*cb)(u64, void *), void *ctx)
+static __always_inline void loop(bool use_loop, u32 old_max, u32 n, long (*cb)(u64, void *), void *ctx)
 {
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {
+	if (use_loop) {
 		bpf_loop(n, cb, ctx, 0);
 		return;
 	}
-	for (u32 i = 0; i < OLD_LOOP_MAX; i++) {
+	for (u32 i = 0; i < old_max; i++) {
 		if (i >= n)
 			break;
 		cb(i, ctx);
@@ -624,12 +635,12 @@ static __always_inline long file_refs(struct file *f)
 
 /* ---- entry probes: requested sizes from the syscall arguments ---- */
 
-static __always_inline s64 iov_sum(u64 iov, u64 n)
+static __always_inline s64 iov_sum(u64 iov, u64 n, u32 max)
 {
 	struct user_iovec v;
 	s64 sum = 0;
 
-	for (int i = 0; i < MAX_IOV; i++) {
+	for (int i = 0; i < max; i++) {
 		if (i >= n)
 			break;
 		if (bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(v))))
@@ -639,13 +650,13 @@ static __always_inline s64 iov_sum(u64 iov, u64 n)
 	return sum;
 }
 
-static __always_inline s64 msghdr_size(u64 msg)
+static __always_inline s64 msghdr_size(u64 msg, u32 max_iov)
 {
 	struct user_msghdr m;
 
 	if (bpf_probe_read_user(&m, sizeof(m), (void *)msg))
 		return -14;
-	return iov_sum(m.msg_iov, m.msg_iovlen);
+	return iov_sum(m.msg_iov, m.msg_iovlen, max_iov);
 }
 
 /* Fills task and socket fields for an entry on fd; false if not reported. */
@@ -672,13 +683,24 @@ static long mmsg_one(u64 i, void *data)
 {
 	struct mmsg_ctx *c = data;
 
-	c->ev->size = msghdr_size(c->vec + i * sizeof(struct user_mmsghdr));
+	c->ev->size = msghdr_size(c->vec + i * sizeof(struct user_mmsghdr), MAX_IOV);
 	c->ev->ts_ns = bpf_ktime_get_ns();
 	emit(c->ev);
 	return 0;
 }
 
-static __always_inline void entry_io(struct pending *p, long nr, struct pt_regs *regs)
+/* The same with fewer segments, for kernels that unroll the loop. */
+static long mmsg_one_old(u64 i, void *data)
+{
+	struct mmsg_ctx *c = data;
+
+	c->ev->size = msghdr_size(c->vec + i * sizeof(struct user_mmsghdr), OLD_MMSG_IOV);
+	c->ev->ts_ns = bpf_ktime_get_ns();
+	emit(c->ev);
+	return 0;
+}
+
+static __always_inline void entry_io(struct pending *p, long nr, struct pt_regs *regs, bool use_loop)
 {
 	struct event *e = &p->ev;
 	long fd = BPF_CORE_READ(regs, di);
@@ -704,7 +726,7 @@ static __always_inline void entry_io(struct pending *p, long nr, struct pt_regs 
 	case NR_pwritev:
 	case NR_pwritev2:
 		if (entry_event(e, PROBE_WRITEV, fd)) {
-			e->size = iov_sum(a1, a2);
+			e->size = iov_sum(a1, a2, MAX_IOV);
 			emit(e);
 		}
 		break;
@@ -712,7 +734,7 @@ static __always_inline void entry_io(struct pending *p, long nr, struct pt_regs 
 	case NR_preadv:
 	case NR_preadv2:
 		if (entry_event(e, PROBE_READV, fd)) {
-			e->size = iov_sum(a1, a2);
+			e->size = iov_sum(a1, a2, MAX_IOV);
 			emit(e);
 		}
 		break;
@@ -730,13 +752,13 @@ static __always_inline void entry_io(struct pending *p, long nr, struct pt_regs 
 		break;
 	case NR_sendmsg:
 		if (entry_event(e, PROBE_SENDMSG, fd)) {
-			e->size = msghdr_size(a1);
+			e->size = msghdr_size(a1, MAX_IOV);
 			emit(e);
 		}
 		break;
 	case NR_recvmsg:
 		if (entry_event(e, PROBE_RECVMSG, fd)) {
-			e->size = msghdr_size(a1);
+			e->size = msghdr_size(a1, MAX_IOV);
 			emit(e);
 		}
 		break;
@@ -746,7 +768,10 @@ static __always_inline void entry_io(struct pending *p, long nr, struct pt_regs 
 		u32 probe = nr == NR_sendmmsg ? PROBE_SENDMSG : PROBE_RECVMSG;
 
 		if (entry_event(e, probe, fd))
-			loop(a2 < MAX_MMSG ? a2 : MAX_MMSG, mmsg_one, &c);
+			if (use_loop)
+				loop(true, 0, a2 < MAX_MMSG ? a2 : MAX_MMSG, mmsg_one, &c);
+			else
+				loop(false, OLD_MMSG_MAX, a2, mmsg_one_old, &c);
 		break;
 	}
 	case NR_sendfile:
@@ -883,7 +908,8 @@ static long scan_one(u64 i, void *data)
 }
 
 /* Report every socket in fds [first, last] whose last reference goes. */
-static __always_inline void scan_fds(struct pending *p, struct task_struct *task, u64 first, u64 last)
+static __always_inline void scan_fds(struct pending *p, struct task_struct *task, u64 first, u64 last,
+				     bool use_loop)
 {
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct scan_ctx c = { .p = p };
@@ -898,10 +924,10 @@ static __always_inline void scan_fds(struct pending *p, struct task_struct *task
 		return;
 	c.fds = BPF_CORE_READ(fdt, fd);
 	c.first = first;
-	loop(last - first + 1 < MAX_FDS ? last - first + 1 : MAX_FDS, scan_one, &c);
+	loop(use_loop, OLD_FDS_MAX, last - first + 1 < MAX_FDS ? last - first + 1 : MAX_FDS, scan_one, &c);
 }
 
-static __always_inline void entry_close(struct pending *p, long nr, struct pt_regs *regs)
+static __always_inline void entry_close(struct pending *p, long nr, struct pt_regs *regs, bool use_loop)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct event *e = &p->ev;
@@ -927,7 +953,7 @@ static __always_inline void entry_close(struct pending *p, long nr, struct pt_re
 	case NR_close_range:
 		if (BPF_CORE_READ(regs, dx) & CLOSE_RANGE_CLOEXEC)
 			return;
-		scan_fds(p, task, (u32)fd, (u32)newfd);
+		scan_fds(p, task, (u32)fd, (u32)newfd, use_loop);
 		return;
 	default:
 		return;
@@ -975,8 +1001,7 @@ static __always_inline bool io_wanted(long nr)
 	}
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
+static __always_inline int on_sys_enter(struct pt_regs *regs, long nr, bool use_loop)
 {
 	struct pending *p;
 
@@ -993,7 +1018,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	case NR_close_range:
 		p = scratch_pending();
 		if (p)
-			entry_close(p, nr, regs);
+			entry_close(p, nr, regs, use_loop);
 		break;
 	default:
 		/* every syscall of the system passes here: leave the others fast */
@@ -1001,10 +1026,22 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 			break;
 		p = scratch_pending();
 		if (p)
-			entry_io(p, nr, regs);
+			entry_io(p, nr, regs, use_loop);
 		break;
 	}
 	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
+{
+	return on_sys_enter(regs, nr, true);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter_noloop, struct pt_regs *regs, long nr)
+{
+	return on_sys_enter(regs, nr, false);
 }
 
 SEC("tp_btf/sys_exit")
@@ -1045,8 +1082,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
  * The last thread of a process that is the last holder of its descriptor
  * table: every socket whose last reference is in that table goes now.
  */
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(sched_process_exit, struct task_struct *task)
+static __always_inline int on_process_exit(struct task_struct *task, bool use_loop)
 {
 	struct pending *p;
 
@@ -1056,8 +1092,20 @@ int BPF_PROG(sched_process_exit, struct task_struct *task)
 		return 0;
 	p = scratch_pending();
 	if (p)
-		scan_fds(p, task, 0, MAX_FDS - 1);
+		scan_fds(p, task, 0, MAX_FDS - 1, use_loop);
 	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_process_exit, struct task_struct *task)
+{
+	return on_process_exit(task, true);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_process_exit_noloop, struct task_struct *task)
+{
+	return on_process_exit(task, false);
 }
 
 /* ---- network devices (socktop -d) ---- */

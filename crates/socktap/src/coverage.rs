@@ -109,6 +109,7 @@ const IO_URING_READ: &str = "io_uring READ on a socket is reported under socket.
 const FAMILIES: &str = "only INET, INET6, UNIX and NETLINK sockets are seen";
 const FAMILIES_WRITE: &str = "only INET, INET6, UNIX and NETLINK sockets are seen; io_uring WRITE on a socket is reported under socket.sendmsg.return";
 const FAMILIES_READ: &str = "only INET, INET6, UNIX and NETLINK sockets are seen; io_uring READ on a socket is reported under socket.recvmsg.return";
+const SYSCALL_MESSAGES: &str = "syscalls only: io_uring, splice and kernel sockets are not seen; a sendfile is one message per call; in a sendmmsg/recvmmsg, a message that fails after others succeeded is not reported";
 const SEND_ENTRY: &str = "no entry for io_uring and kernel-internal senders; sendmmsg entries are all reported at syscall entry, one per message";
 const RECV_ENTRY: &str = "no entry for io_uring and kernel-internal receivers; recvmmsg entries are all reported at syscall entry, one per message";
 const CREATE: &str = "kernel-created sockets (requester=1) and io_uring SOCKET are not seen";
@@ -176,7 +177,12 @@ fn hooks(role: Role, mech: Mechanism, probe: Probe) -> &'static str {
         (Role::Close, _) => {
             "tp_btf/sys_enter + sys_exit (close, close_range, dup2, dup3) + tp_btf/sched_process_exit"
         }
-        (Role::Messages, M::Syscall) => "-",
+        (Role::Messages, M::Syscall) if send => {
+            "tp_btf/sys_enter + sys_exit (write, writev, sendto, sendmsg, sendmmsg, sendfile)"
+        }
+        (Role::Messages, M::Syscall) => {
+            "tp_btf/sys_enter + sys_exit (read, readv, recvfrom, recvmsg, recvmmsg)"
+        }
     }
 }
 
@@ -191,6 +197,7 @@ fn partial(k: &KernelFeatures, role: Role, mech: Mechanism, probe: Probe) -> Opt
         (Role::Messages, Mechanism::Tracepoint) if file_write => Some(IO_URING_WRITE),
         (Role::Messages, Mechanism::Tracepoint) if file_read => Some(IO_URING_READ),
         (Role::Messages, Mechanism::Tracepoint) => None,
+        (Role::Messages, Mechanism::Syscall) => Some(SYSCALL_MESSAGES),
         (Role::Messages, _) if file_write => Some(FAMILIES_WRITE),
         (Role::Messages, _) if file_read => Some(FAMILIES_READ),
         (Role::Messages, _) => Some(FAMILIES),

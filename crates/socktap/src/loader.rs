@@ -99,7 +99,7 @@ impl Role {
     pub fn candidates(self) -> &'static [Mechanism] {
         use Mechanism::{Fentry, Kprobe, Syscall, Tracepoint};
         match self {
-            Role::Messages => &[Tracepoint, Fentry, Kprobe],
+            Role::Messages => &[Tracepoint, Fentry, Kprobe, Syscall],
             Role::Entries => &[Syscall],
             Role::Create | Role::Close => &[Fentry, Kprobe, Syscall],
         }
@@ -145,10 +145,6 @@ impl Backend {
             Backend::Auto => role.candidates().to_vec(),
             Backend::Only(m) => {
                 if role.candidates().contains(&m) {
-                    vec![m]
-                } else if role == Role::Messages {
-                    // Nothing to fall back to: the forced backend cannot
-                    // serve sends and receives.
                     vec![m]
                 } else {
                     vec![Mechanism::Syscall]
@@ -216,10 +212,14 @@ fn programs(role: Role, mech: Mechanism) -> &'static [&'static str] {
     let loop_ok = have_bpf_loop();
     match (role, mech, loop_ok) {
         (Role::Entries, Mechanism::Syscall, false) => &["sys_enter_noloop"],
-        (Role::Create, Mechanism::Syscall, false) => &["sys_enter_noloop", "sys_exit"],
-        (Role::Close, Mechanism::Syscall, false) => {
-            &["sys_enter_noloop", "sys_exit", "sched_process_exit_noloop"]
+        (Role::Messages | Role::Create, Mechanism::Syscall, false) => {
+            &["sys_enter_noloop", "sys_exit_noloop"]
         }
+        (Role::Close, Mechanism::Syscall, false) => &[
+            "sys_enter_noloop",
+            "sys_exit_noloop",
+            "sched_process_exit_noloop",
+        ],
         _ => programs_with_loop(role, mech),
     }
 }
@@ -263,6 +263,7 @@ fn programs_with_loop(role: Role, mech: Mechanism) -> &'static [&'static str] {
             "kretprobe_netlink_recvmsg",
         ],
         (Role::Entries, Syscall) => &["sys_enter"],
+        (Role::Messages, Syscall) => &["sys_enter", "sys_exit"],
         (Role::Create, Fentry) => &["fentry_sock_create", "fexit_sock_create"],
         (Role::Create, Kprobe) => &["kprobe_sock_create", "kretprobe_sock_create"],
         (Role::Create, Syscall) => &["sys_enter", "sys_exit"],
@@ -522,12 +523,7 @@ enum Failure {
 
 fn try_load(o: &Options<'_>, attempt: &Attempt) -> std::result::Result<Loaded, Failure> {
     let fatal = Failure::Fatal;
-    if attempt.current().mechanism(Role::Messages) == Some(Mechanism::Syscall) {
-        return Err(fatal(Error::Unsupported {
-            probe: Role::Messages.name().into(),
-            reason: "the syscall backend does not serve send and receive completions yet; use tracepoint, fentry or kprobe".into(),
-        }));
-    }
+
     let mut storage = Box::new(MaybeUninit::<OpenObject>::uninit());
     // SAFETY: the skeleton borrows the object storage for as long as it
     // lives. The storage is a heap allocation owned by the returned Loaded
@@ -552,6 +548,7 @@ fn try_load(o: &Options<'_>, attempt: &Attempt) -> std::result::Result<Loaded, F
     cfg.skip_peek = u32::from(!o.include_peek);
     cfg.syscall_create = u32::from(plan.mechanism(Role::Create) == Some(Mechanism::Syscall));
     cfg.syscall_close = u32::from(plan.mechanism(Role::Close) == Some(Mechanism::Syscall));
+    cfg.syscall_messages = u32::from(plan.mechanism(Role::Messages) == Some(Mechanism::Syscall));
     // Wake the reader once an eighth of the ring is pending; below that it
     // reads on its own short timer.
     cfg.wakeup_bytes = o.ring_bytes / 8;

@@ -1001,6 +1001,106 @@ static __always_inline bool io_wanted(long nr)
 	}
 }
 
+/* ---- sends and receives from the syscall layer (the syscall backend) ---- */
+
+/* The .return probe of an I/O syscall, or -1 if it moves no socket data. */
+static __always_inline int io_return_probe(long nr)
+{
+	switch (nr) {
+	case NR_write:
+	case NR_pwrite64:
+		return PROBE_AIO_WRITE_RETURN;
+	case NR_read:
+	case NR_pread64:
+		return PROBE_AIO_READ_RETURN;
+	case NR_writev:
+	case NR_pwritev:
+	case NR_pwritev2:
+		return PROBE_WRITEV_RETURN;
+	case NR_readv:
+	case NR_preadv:
+	case NR_preadv2:
+		return PROBE_READV_RETURN;
+	case NR_sendto:
+	case NR_sendmsg:
+	case NR_sendmmsg:
+	case NR_sendfile:
+		return PROBE_SENDMSG_RETURN;
+	case NR_recvfrom:
+	case NR_recvmsg:
+	case NR_recvmmsg:
+		return PROBE_RECVMSG_RETURN;
+	default:
+		return -1;
+	}
+}
+
+/*
+ * Remembers an I/O syscall on a socket for its exit, where the result is
+ * the message's size. Only when the syscall layer serves the messages.
+ */
+static __always_inline void stash_io(struct pending *p, long nr, struct pt_regs *regs)
+{
+	int probe = io_return_probe(nr);
+	long fd = BPF_CORE_READ(regs, di);
+	struct socket *sock;
+	u64 flags = 0;
+	u32 tid;
+
+	if (probe < 0 || !wanted(probe) || !pass_task())
+		return;
+	if (nr == NR_recvfrom || nr == NR_recvmmsg)
+		flags = BPF_CORE_READ(regs, r10);
+	else if (nr == NR_recvmsg)
+		flags = BPF_CORE_READ(regs, dx);
+	if ((flags & MSG_PEEK) && cfg.skip_peek)
+		return;
+	sock = fd_socket(fd);
+	if (!sock)
+		return;
+	fill_task(&p->ev, probe);
+	fill_socket(&p->ev, sock, NULL);
+	if (!pass_socket(&p->ev))
+		return;
+	p->nr = nr;
+	p->fire = 1;
+	p->fds_ptr = BPF_CORE_READ(regs, si); /* the mmsghdr vector, for *mmsg */
+	tid = p->ev.tid;
+	if (bpf_map_update_elem(&pending, &tid, p, BPF_ANY))
+		count_lost();
+}
+
+static long mmsg_ret_one(u64 i, void *data)
+{
+	struct mmsg_ctx *c = data;
+	unsigned int len = 0;
+	u64 at = c->vec + i * sizeof(struct user_mmsghdr) + __builtin_offsetof(struct user_mmsghdr, msg_len);
+
+	bpf_probe_read_user(&len, sizeof(len), (void *)at);
+	c->ev->size = len;
+	emit(c->ev);
+	return 0;
+}
+
+static __always_inline void exit_io(struct pending *p, long ret, bool use_loop)
+{
+	struct mmsg_ctx c = { .ev = &p->ev, .vec = p->fds_ptr };
+
+	p->ev.ts_ns = bpf_ktime_get_ns();
+	if (cfg.failed_only && ret >= 0)
+		return;
+	if ((p->nr == NR_sendmmsg || p->nr == NR_recvmmsg) && ret >= 0) {
+		/* ret messages went through; each has its own length */
+		if (use_loop)
+			loop(true, 0, ret < MAX_MMSG ? ret : MAX_MMSG, mmsg_ret_one, &c);
+		else
+			loop(false, OLD_MMSG_MAX, ret, mmsg_ret_one, &c);
+		return;
+	}
+	p->ev.size = ret;
+	emit(&p->ev);
+}
+
 static __always_inline int on_sys_enter(struct pt_regs *regs, long nr, bool use_loop)
 {
 	struct pending *p;
@@ -1022,6 +1122,11 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long nr, bool use_
 		break;
 	default:
 		/* every syscall of the system passes here: leave the others fast */
+		if (cfg.syscall_messages && io_return_probe(nr) >= 0) {
+			p = scratch_pending();
+			if (p)
+				stash_io(p, nr, regs);
+		}
 		if (!io_wanted(nr))
 			break;
 		p = scratch_pending();
@@ -1044,8 +1149,7 @@ int BPF_PROG(sys_enter_noloop, struct pt_regs *regs, long nr)
 	return on_sys_enter(regs, nr, false);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, bool use_loop)
 {
 	long nr = BPF_CORE_READ(regs, orig_ax);
 	u32 tid = (u32)bpf_get_current_pid_tgid();
@@ -1059,13 +1163,17 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	case NR_dup3:
 		break;
 	default:
+		if (cfg.syscall_messages && io_return_probe(nr) >= 0)
+			break;
 		return 0;
 	}
 	p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p)
 		return 0;
 	if (p->fire && p->nr == nr) {
-		if (nr == NR_socket || nr == NR_socketpair) {
+		if (io_return_probe(nr) >= 0) {
+			exit_io(p, ret, use_loop);
+		} else if (nr == NR_socket || nr == NR_socketpair) {
 			exit_create(p, ret);
 		} else if (ret >= 0 || nr == NR_close) {
 			/* close(2) releases the descriptor even when it reports an error */
@@ -1076,6 +1184,18 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	}
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(regs, ret, true);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_noloop, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(regs, ret, false);
 }
 
 /*

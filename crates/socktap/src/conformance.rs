@@ -1024,18 +1024,19 @@ fn received(kind: Kind, r: i64) -> io::Result<()> {
 }
 
 /// A child process creates a socket and exits with it open; the parent
-/// traces the child by its command name.
+/// traces the child by its command name, unique to the calling thread so
+/// cases running in parallel threads do not see each other's children.
 fn exit_open(kind: Kind, backend: Backend) -> Outcome {
-    const COMM: &str = "stconf-exit";
+    let comm = format!("stx{}", gettid());
     let mut tracer = Tracer::builder()
         .probes(&base_probes())
         .filter(Filter {
-            comms: vec![COMM.into()],
+            comms: vec![comm.clone()],
             ..Default::default()
         })
         .backend(backend)
         .start()?;
-    let name = std::ffi::CString::new(COMM).map_err(|e| crate::Error::Io {
+    let name = std::ffi::CString::new(comm).map_err(|e| crate::Error::Io {
         what: "naming the child".into(),
         source: io::Error::other(e),
     })?;

@@ -3,9 +3,9 @@
 //! the event [`Tracer`](crate::Tracer) and the in-kernel
 //! [`Aggregator`](crate::Aggregator).
 
+use std::cell::RefCell;
 use std::fmt;
 use std::mem::MaybeUninit;
-use std::sync::Mutex;
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, PrintLevel};
@@ -311,8 +311,12 @@ pub(crate) struct Loaded {
     pub plan: Plan,
 }
 
-/// What libbpf said during the last load, to tell which program failed.
-static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
+thread_local! {
+    /// What libbpf said during this thread's last load, to tell which
+    /// program failed. libbpf calls its print callback synchronously in the
+    /// loading thread, so loads in other threads do not mix in.
+    static LIBBPF_LOG: RefCell<String> = const { RefCell::new(String::new()) };
+}
 
 static LIBBPF_DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -321,9 +325,7 @@ fn libbpf_print(level: PrintLevel, msg: String) {
         eprint!("{msg}");
     }
     if level != PrintLevel::Debug {
-        if let Ok(mut log) = LIBBPF_LOG.lock() {
-            log.push_str(&msg);
-        }
+        LIBBPF_LOG.with(|log| log.borrow_mut().push_str(&msg));
     }
 }
 
@@ -338,10 +340,7 @@ fn capture_libbpf_log() {
 }
 
 fn take_log() -> String {
-    LIBBPF_LOG
-        .lock()
-        .map(|mut l| std::mem::take(&mut *l))
-        .unwrap_or_default()
+    LIBBPF_LOG.with(|log| std::mem::take(&mut *log.borrow_mut()))
 }
 
 /// The program libbpf named in a failure, e.g. "prog 'fexit_inet_sendmsg': …".

@@ -16,3 +16,45 @@ fn every_case_of_the_table_produces_exactly_its_events() {
         .collect();
     assert!(failed.is_empty(), "failed cases:\n{}", failed.join("\n"));
 }
+
+fn table_passes(backend: socktap::Backend) -> Result<(), socktap::Error> {
+    let results = socktap::conformance::run(None, backend)?;
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| format!("{} {}: {}", r.op.label(), r.kind.label(), r.detail))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{backend:?}: failed cases:\n{}",
+        failed.join("\n")
+    );
+    Ok(())
+}
+
+#[test]
+fn the_syscall_backend_passes_the_table_too() {
+    if !common::privileged("syscall backend conformance") {
+        return;
+    }
+    table_passes(socktap::Backend::Only(socktap::Mechanism::Syscall))
+        .expect("the syscall layer loads");
+}
+
+#[test]
+fn a_forced_backend_passes_the_table_or_says_why_not() {
+    if !common::privileged("forced backends") {
+        return;
+    }
+    for m in [socktap::Mechanism::Fentry, socktap::Mechanism::Kprobe] {
+        match table_passes(socktap::Backend::Only(m)) {
+            Ok(()) => {}
+            Err(socktap::Error::Unsupported { probe, reason }) => {
+                // Refused here: the error names the mechanism and why.
+                assert!(reason.starts_with(m.name()), "{probe}: {reason}");
+                assert!(reason.len() > m.name().len() + 5, "{reason}");
+            }
+            Err(e) => panic!("{m}: unexpected error {e}"),
+        }
+    }
+}

@@ -311,6 +311,27 @@ pub(crate) struct Loaded {
     pub plan: Plan,
 }
 
+/// Mechanisms the kernel refused, per role, with the reason: asked once per
+/// process, so later loads (a conformance run, a restarted view) don't try
+/// them again.
+static REFUSED: std::sync::Mutex<Vec<(Role, Mechanism, String)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn refused(role: Role, mech: Mechanism) -> Option<String> {
+    let list = REFUSED.lock().ok()?;
+    list.iter()
+        .find(|(r, m, _)| *r == role && *m == mech)
+        .map(|(_, _, why)| why.clone())
+}
+
+fn remember_refusal(role: Role, mech: Mechanism, why: &str) {
+    if let Ok(mut list) = REFUSED.lock() {
+        if !list.iter().any(|(r, m, _)| *r == role && *m == mech) {
+            list.push((role, mech, why.to_string()));
+        }
+    }
+}
+
 thread_local! {
     /// What libbpf said during this thread's last load, to tell which
     /// program failed. libbpf calls its print callback synchronously in the
@@ -434,6 +455,9 @@ impl Attempt {
 
     /// Drops the failed mechanism of `role`; the reason if none is left.
     fn downgrade(&mut self, role: Role, why: String) -> Result<()> {
+        if let Some(m) = self.current().mechanism(role) {
+            remember_refusal(role, m, &why);
+        }
         let Some((_, ms)) = self.choice.iter_mut().find(|(r, _)| *r == role) else {
             return Err(Error::Unsupported {
                 probe: role.name().into(),
@@ -482,6 +506,29 @@ fn load_with(o: &Options<'_>, tolerate: bool) -> Result<Loaded> {
             })
             .collect(),
     };
+    // What this process already found refused is not tried again.
+    for i in 0..attempt.choice.len() {
+        let role = attempt.choice[i].0;
+        let mut last_why = None;
+        attempt.choice[i].1.retain(|&m| match refused(role, m) {
+            Some(why) => {
+                last_why = Some(why);
+                false
+            }
+            None => true,
+        });
+        if attempt.choice[i].1.is_empty() {
+            let why = last_why.unwrap_or_default();
+            if !tolerate {
+                return Err(Error::Unsupported {
+                    probe: role.name().into(),
+                    reason: why,
+                });
+            }
+            attempt.unavailable.push((role, why));
+        }
+    }
+    attempt.choice.retain(|(_, ms)| !ms.is_empty());
     // Each failed attempt removes one mechanism, so this ends.
     loop {
         take_log();

@@ -546,7 +546,11 @@ fn unix_abstract(tag: &str) -> Addr {
     // SAFETY: sockaddr_storage is plain data; all-zero is valid.
     let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
     let sun = (&raw mut storage).cast::<libc::sockaddr_un>();
-    let name = format!("socktap-conf-{}-{tag}-{}", std::process::id(), gettid());
+    // Unique per call: a child forked meanwhile by another thread may still
+    // hold a copy of an earlier listener, keeping its name bound.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("socktap-conf-{}-{tag}-{seq}", std::process::id());
     // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_un;
     // the name is far shorter than sun_path.
     unsafe {

@@ -1,5 +1,8 @@
 //! Formatting events as text columns or JSON Lines.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::Write;
 
 use serde::Serialize;
@@ -29,11 +32,11 @@ pub fn text_header(out: &mut impl Write) -> std::io::Result<()> {
     )
 }
 
-fn type_name(t: i32) -> String {
+fn type_name(t: i32) -> Cow<'static, str> {
     match sock_type_num2str(i64::from(t)) {
-        "UNDEF" if t < 0 => "-".to_string(),
-        "UNDEF" => t.to_string(),
-        s => s.to_string(),
+        "UNDEF" if t < 0 => Cow::Borrowed("-"),
+        "UNDEF" => Cow::Owned(t.to_string()),
+        s => Cow::Borrowed(s),
     }
 }
 
@@ -114,7 +117,7 @@ struct JsonEvent<'a> {
     name: &'static str,
     probe: &'static str,
     timestamp: u64,
-    time: String,
+    time: &'a str,
     cpu: u32,
     pid: u32,
     tid: u32,
@@ -129,12 +132,12 @@ struct JsonEvent<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     success: Option<u8>,
     family: i32,
-    family_name: String,
+    family_name: Cow<'static, str>,
     protocol: i32,
-    protocol_name: String,
+    protocol_name: Cow<'static, str>,
     #[serde(rename = "type")]
     sock_type: i32,
-    type_name: String,
+    type_name: Cow<'static, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,7 +145,7 @@ struct JsonEvent<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     flags: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    flags_name: Option<String>,
+    flags_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     requester: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -157,11 +160,60 @@ struct JsonEvent<'a> {
     remote_port: Option<u16>,
 }
 
-/// One event as a JSON line.
-pub fn json(
-    out: &mut impl Write,
+/// Writes events as JSON lines, reusing what repeats between events so the
+/// per-event cost stays small at hundreds of thousands of events a second.
+pub struct JsonWriter<'k> {
+    features: &'k KernelFeatures,
     clock_offset_ns: i128,
-    k: &KernelFeatures,
+    /// Names of socket flag sets seen so far: there are only a handful.
+    flag_names: HashMap<u64, String>,
+    /// The last second's RFC 3339 prefix, and which second it is.
+    second: (i128, String),
+    time: String,
+}
+
+impl<'k> JsonWriter<'k> {
+    pub fn new(features: &'k KernelFeatures, clock_offset_ns: i128) -> Self {
+        JsonWriter {
+            features,
+            clock_offset_ns,
+            flag_names: HashMap::new(),
+            second: (i128::MIN, String::new()),
+            time: String::with_capacity(32),
+        }
+    }
+
+    /// One event as a JSON line.
+    pub fn write(&mut self, out: &mut impl Write, ev: &Event) -> std::io::Result<()> {
+        let unix_ns = self.clock_offset_ns + i128::from(ev.timestamp_ns);
+        let sec = unix_ns.div_euclid(1_000_000_000);
+        if sec != self.second.0 {
+            let full = rfc3339(sec * 1_000_000_000);
+            // "YYYY-MM-DDTHH:MM:SS." without the nanoseconds and the Z
+            self.second = (sec, full[..20].to_string());
+        }
+        self.time.clear();
+        self.time.push_str(&self.second.1);
+        let _ = write!(self.time, "{:09}Z", unix_ns.rem_euclid(1_000_000_000));
+        let flags = if matches!(ev.path, Path::Create | Path::CreateReturn) {
+            None
+        } else {
+            let k = self.features;
+            Some(
+                self.flag_names
+                    .entry(ev.flags)
+                    .or_insert_with(|| k.sock_flags_str(ev.flags))
+                    .as_str(),
+            )
+        };
+        json(out, &self.time, flags, ev)
+    }
+}
+
+fn json(
+    out: &mut impl Write,
+    time: &str,
+    flags_name: Option<&str>,
     ev: &Event,
 ) -> std::io::Result<()> {
     let is_create = matches!(ev.path, Path::Create | Path::CreateReturn);
@@ -169,7 +221,7 @@ pub fn json(
         name: ev.probe.name(),
         probe: ev.path.name(),
         timestamp: ev.timestamp_ns,
-        time: rfc3339(clock_offset_ns + i128::from(ev.timestamp_ns)),
+        time,
         cpu: ev.cpu,
         pid: ev.pid,
         tid: ev.tid,
@@ -182,16 +234,15 @@ pub fn json(
             .then_some(ev.size),
         success: ev.success().map(u8::from),
         family: ev.family,
-        family_name: family_display_name(i64::from(ev.family)).into_owned(),
+        family_name: family_display_name(i64::from(ev.family)),
         protocol: ev.protocol,
-        protocol_name: protocol_display_name(i64::from(ev.family), i64::from(ev.protocol))
-            .into_owned(),
+        protocol_name: protocol_display_name(i64::from(ev.family), i64::from(ev.protocol)),
         sock_type: ev.sock_type,
         type_name: type_name(ev.sock_type),
         state: (!is_create).then_some(ev.state),
         state_name: (!is_create).then(|| sock_state_num2str(i64::from(ev.state))),
         flags: (!is_create).then_some(ev.flags),
-        flags_name: (!is_create).then(|| k.sock_flags_str(ev.flags)),
+        flags_name,
         requester: is_create.then_some(ev.requester),
         err: (ev.path == Path::CreateReturn).then_some(ev.err),
         local_addr: ev.local.map(|a| a.ip().to_string()),

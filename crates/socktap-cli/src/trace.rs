@@ -47,6 +47,7 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
     );
 
     let offset = tracer.unix_time_ns(0);
+    let mut json = output::JsonWriter::new(&features, offset);
     let started = Instant::now();
     let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     if !args.json {
@@ -64,7 +65,7 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
         tracer.poll(READ_INTERVAL)?;
         tracer.drain_while(|ev| {
             let r = if args.json {
-                output::json(&mut out, offset, &features, ev)
+                json.write(&mut out, ev)
             } else {
                 output::text(&mut out, offset, ev)
             };

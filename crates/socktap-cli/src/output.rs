@@ -270,4 +270,22 @@ mod tests {
             "2000-02-29T00:00:00.000000000Z"
         );
     }
+
+    #[test]
+    fn json_writer_times_match_rfc3339() {
+        let k = KernelFeatures::default();
+        let mut w = JsonWriter::new(&k, 1_795_859_521_000_000_000);
+        for ts in [0u64, 5, 999_999_999, 1_000_000_000, 3_600_123_456_789] {
+            let ev = socktap::Event::for_test(ts);
+            let mut out = Vec::new();
+            w.write(&mut out, &ev).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(
+                v["time"],
+                rfc3339(1_795_859_521_000_000_000 + i128::from(ts))
+            );
+            assert_eq!(v["timestamp"], ts);
+            assert_eq!(v["flags_name"], "");
+        }
+    }
 }

@@ -83,6 +83,35 @@ impl Event {
         Event { probe, ..*self }
     }
 
+    /// A plain send event at `timestamp_ns`, for tests of code that
+    /// formats events.
+    #[doc(hidden)]
+    pub fn for_test(timestamp_ns: u64) -> Event {
+        Event {
+            probe: Probe::SendmsgReturn,
+            path: Path::SendmsgReturn,
+            timestamp_ns,
+            cpu: 0,
+            pid: 1,
+            tid: 1,
+            uid: 0,
+            cgroup: 0,
+            comm: *b"test\0\0\0\0\0\0\0\0\0\0\0\0",
+            ino: 0,
+            cookie: 0,
+            size: 1,
+            family: 2,
+            protocol: 17,
+            state: 1,
+            sock_type: 2,
+            flags: 0,
+            err: 0,
+            requester: 0,
+            local: None,
+            remote: None,
+        }
+    }
+
     /// Decodes one ring-buffer record; `None` if it is not a whole event.
     pub(crate) fn decode(data: &[u8]) -> Option<Event> {
         // The ring buffer gives 8-byte aligned records, but copy anyway so

@@ -371,8 +371,23 @@ fn failing_program(log: &str) -> Option<String> {
     Some(log[start..end].to_string())
 }
 
+/// The verifier's own words from a failed load: the last line of its log
+/// before the statistics ("processed N insns …").
+fn verifier_says(log: &str) -> Option<String> {
+    let body = log.split("BEGIN PROG LOAD LOG --").nth(1)?;
+    let body = body.split("-- END PROG LOAD LOG").next()?;
+    body.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("processed ") && !l.starts_with("libbpf:"))
+        .last()
+        .map(str::to_string)
+}
+
 /// Why a mechanism was refused, in words.
-fn reason(mech: Mechanism, err: &libbpf_rs::Error, what: &str) -> String {
+fn reason(mech: Mechanism, err: &libbpf_rs::Error, what: &str, log: &str) -> String {
+    if let Some(v) = verifier_says(log) {
+        return format!("{what}: the verifier refused it: {v}");
+    }
     let why = match (mech, err.kind()) {
         (Mechanism::Fentry, libbpf_rs::ErrorKind::PermissionDenied) => {
             "the kernel refuses fentry/fexit programs (no BPF trampoline, or lockdown)".to_string()
@@ -389,10 +404,15 @@ fn reason(mech: Mechanism, err: &libbpf_rs::Error, what: &str) -> String {
 }
 
 /// Whether a failure says the kernel refuses the whole mechanism, not just
-/// one function: fentry not permitted, or no kprobe support at all.
-fn refused_everywhere(mech: Mechanism, err: &libbpf_rs::Error) -> bool {
+/// one function: fentry not permitted at all (EPERM with no verifier
+/// complaint), or no kprobe support at all.
+fn refused_everywhere(mech: Mechanism, err: &libbpf_rs::Error, log: &str) -> bool {
     match mech {
-        Mechanism::Fentry => err.kind() == libbpf_rs::ErrorKind::PermissionDenied,
+        Mechanism::Fentry => {
+            err.kind() == libbpf_rs::ErrorKind::PermissionDenied
+                && log.contains("-EPERM")
+                && verifier_says(log).is_none()
+        }
         Mechanism::Kprobe => !kprobes_available(),
         _ => false,
     }
@@ -535,7 +555,7 @@ fn load_with(o: &Options<'_>, tolerate: bool) -> Result<Loaded> {
         match try_load(o, &attempt) {
             Ok(loaded) => return Ok(loaded),
             Err(Failure::Fatal(e)) => return Err(e),
-            Err(Failure::Program { prog, err }) => {
+            Err(Failure::Program { prog, err, log }) => {
                 let Some(role) = attempt.role_of(&prog) else {
                     return Err(Error::bpf(format!("loading {prog}"), err));
                 };
@@ -543,8 +563,8 @@ fn load_with(o: &Options<'_>, tolerate: bool) -> Result<Loaded> {
                     .current()
                     .mechanism(role)
                     .unwrap_or(Mechanism::Syscall);
-                let why = reason(mech, &err, &format!("{mech} ({prog})"));
-                if refused_everywhere(mech, &err) {
+                let why = reason(mech, &err, &format!("{mech} ({prog})"), &log);
+                if refused_everywhere(mech, &err, &log) {
                     // No program of this mechanism will load: drop it from
                     // every role at once rather than one load at a time.
                     for r in attempt.current().roles {
@@ -562,7 +582,12 @@ fn load_with(o: &Options<'_>, tolerate: bool) -> Result<Loaded> {
 
 enum Failure {
     /// A program of some role was refused: try the next mechanism.
-    Program { prog: String, err: libbpf_rs::Error },
+    Program {
+        prog: String,
+        err: libbpf_rs::Error,
+        /// What libbpf (and the verifier) said.
+        log: String,
+    },
     /// Anything else.
     Fatal(Error),
 }
@@ -625,7 +650,7 @@ fn try_load(o: &Options<'_>, attempt: &Attempt) -> std::result::Result<Loaded, F
         Err(err) => {
             let log = take_log();
             return Err(match failing_program(&log) {
-                Some(prog) => Failure::Program { prog, err },
+                Some(prog) => Failure::Program { prog, err, log },
                 None => fatal(Error::bpf("loading the BPF programs", err)),
             });
         }
@@ -638,7 +663,13 @@ fn try_load(o: &Options<'_>, attempt: &Attempt) -> std::result::Result<Loaded, F
         }
         match prog.attach() {
             Ok(link) => links.push(link),
-            Err(err) => return Err(Failure::Program { prog: name, err }),
+            Err(err) => {
+                return Err(Failure::Program {
+                    prog: name,
+                    err,
+                    log: take_log(),
+                })
+            }
         }
     }
     Ok(Loaded {
@@ -711,6 +742,16 @@ mod tests {
             Some(Backend::Only(Mechanism::Kprobe))
         );
         assert_eq!(Backend::parse("ebpf"), None);
+    }
+
+    #[test]
+    fn quotes_the_verifier() {
+        let log = "libbpf: prog 'x': -- BEGIN PROG LOAD LOG --\nfunc '__sock_create' arg4 type PTR is not a struct\ninvalid bpf_context access off=32 size=8\nprocessed 2 insns (limit 1000000)\n-- END PROG LOAD LOG --\n";
+        assert_eq!(
+            verifier_says(log).as_deref(),
+            Some("invalid bpf_context access off=32 size=8")
+        );
+        assert_eq!(verifier_says("libbpf: failed: -EPERM"), None);
     }
 
     #[test]

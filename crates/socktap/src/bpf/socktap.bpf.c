@@ -1488,17 +1488,29 @@ static __always_inline int close_return(void)
 	return 0;
 }
 
+/*
+ * res is a struct socket **: verifiers before 6.13 refuse reading a
+ * pointer-to-pointer argument from the context, so it (and the return
+ * value after it) are fetched with bpf_get_func_arg/ret (5.17+); older
+ * kernels fall back to the kprobe.
+ */
 SEC("fentry/__sock_create")
-int BPF_PROG(fentry_sock_create, void *net, int family, int type, int protocol, struct socket **res, int kern)
+int BPF_PROG(fentry_sock_create, void *net, int family, int type, int protocol)
 {
-	return create_entry(family, type, protocol, kern, (u64)res);
+	u64 res = 0, kern = 0;
+
+	bpf_get_func_arg(ctx, 4, &res);
+	bpf_get_func_arg(ctx, 5, &kern);
+	return create_entry(family, type, protocol, kern, res);
 }
 
 SEC("fexit/__sock_create")
-int BPF_PROG(fexit_sock_create, void *net, int family, int type, int protocol, struct socket **res, int kern,
-	     int ret)
+int BPF_PROG(fexit_sock_create)
 {
-	return create_return(ret);
+	u64 ret = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	return create_return((int)ret);
 }
 
 SEC("fentry/sock_close")

@@ -185,6 +185,21 @@ impl fmt::Display for Plan {
     }
 }
 
+/// Whether the kernel still has sock_sendpage (before 6.5), through which
+/// sendfile and splice reach sockets instead of sendmsg. Read from the
+/// kernel's BTF once, only when a function-hook backend needs to know.
+fn kernel_has_sendpage() -> bool {
+    static HAVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAVE.get_or_init(|| {
+        libbpf_rs::btf::Btf::from_vmlinux()
+            .map(|btf| {
+                btf.type_by_name::<libbpf_rs::btf::types::Func>("sock_sendpage")
+                    .is_some()
+            })
+            .unwrap_or(false)
+    })
+}
+
 /// Whether the kernel has the bpf_loop helper (5.17+), asked of the kernel
 /// with one tiny program load, once per process.
 fn have_bpf_loop() -> bool {
@@ -239,6 +254,7 @@ fn programs_with_loop(role: Role, mech: Mechanism) -> &'static [&'static str] {
             "fexit_unix_stream_recvmsg",
             "fexit_unix_dgram_recvmsg",
             "fexit_netlink_recvmsg",
+            "?fexit_sock_sendpage",
         ],
         (Role::Messages, Kprobe) => &[
             "kprobe_inet_sendmsg",
@@ -261,6 +277,8 @@ fn programs_with_loop(role: Role, mech: Mechanism) -> &'static [&'static str] {
             "kretprobe_unix_dgram_recvmsg",
             "kprobe_netlink_recvmsg",
             "kretprobe_netlink_recvmsg",
+            "?kprobe_sock_sendpage",
+            "?kretprobe_sock_sendpage",
         ],
         (Role::Entries, Syscall) => &["sys_enter"],
         (Role::Messages, Syscall) => &["sys_enter", "sys_exit"],
@@ -378,8 +396,7 @@ fn verifier_says(log: &str) -> Option<String> {
     let body = body.split("-- END PROG LOAD LOG").next()?;
     body.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("processed ") && !l.starts_with("libbpf:"))
-        .last()
+        .rfind(|l| !l.is_empty() && !l.starts_with("processed ") && !l.starts_with("libbpf:"))
         .map(str::to_string)
 }
 
@@ -454,7 +471,13 @@ impl Attempt {
         let mut out: Vec<&'static str> = Vec::new();
         for (role, mech) in self.current().roles {
             for p in programs(role, mech) {
-                if !out.contains(p) {
+                // "?name": only where the kernel has the function it hooks.
+                let p = match p.strip_prefix('?') {
+                    Some(_) if !kernel_has_sendpage() => continue,
+                    Some(name) => name,
+                    None => p,
+                };
+                if !out.contains(&p) {
                     out.push(p);
                 }
             }
@@ -469,7 +492,11 @@ impl Attempt {
         self.current()
             .roles
             .into_iter()
-            .find(|(r, m)| programs(*r, *m).contains(&prog))
+            .find(|(r, m)| {
+                programs(*r, *m)
+                    .iter()
+                    .any(|p| p.trim_start_matches('?') == prog)
+            })
             .map(|(r, _)| r)
     }
 

@@ -1382,6 +1382,35 @@ KPROBE_RECV(unix_dgram_recvmsg)
 KPROBE_RECV(netlink_recvmsg)
 
 /*
+ * Before 6.5, sendfile and splice into a socket do not call sendmsg: they
+ * go through the file's sendpage (sock_sendpage -> ops->sendpage). Hooked
+ * only where the kernel has it.
+ */
+SEC("fexit/sock_sendpage")
+int BPF_PROG(fexit_sock_sendpage, struct file *file, void *page, int offset, size_t size, void *ppos, int more,
+	     long ret)
+{
+	struct event *e = on_message(BPF_CORE_READ(file, private_data), NULL, ret, 0, true);
+
+	if (e)
+		emit(e);
+	return 0;
+}
+
+SEC("kprobe/sock_sendpage")
+int BPF_KPROBE(kprobe_sock_sendpage, struct file *file)
+{
+	return kprobe_msg(BPF_CORE_READ(file, private_data), 0);
+}
+
+SEC("kretprobe/sock_sendpage")
+int BPF_KRETPROBE(kretprobe_sock_sendpage, long ret)
+{
+	return kretprobe_msg(ret, true);
+}
+
+
+/*
  * Creation in __sock_create: every socket, kernel-created ones included
  * (requester = kern). accept and sock_create_lite do not pass here.
  */
@@ -1490,27 +1519,24 @@ static __always_inline int close_return(void)
 
 /*
  * res is a struct socket **: verifiers before 6.13 refuse reading a
- * pointer-to-pointer argument from the context, so it (and the return
- * value after it) are fetched with bpf_get_func_arg/ret (5.17+); older
- * kernels fall back to the kprobe.
+ * pointer-to-pointer argument from the context, so it is fetched with
+ * bpf_get_func_arg (5.17+). Before that, create.return carries no inode.
  */
 SEC("fentry/__sock_create")
 int BPF_PROG(fentry_sock_create, void *net, int family, int type, int protocol)
 {
-	u64 res = 0, kern = 0;
+	u64 res = 0;
+	int kern = (int)ctx[5];
 
-	bpf_get_func_arg(ctx, 4, &res);
-	bpf_get_func_arg(ctx, 5, &kern);
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_func_arg))
+		bpf_get_func_arg(ctx, 4, &res);
 	return create_entry(family, type, protocol, kern, res);
 }
 
 SEC("fexit/__sock_create")
 int BPF_PROG(fexit_sock_create)
 {
-	u64 ret = 0;
-
-	bpf_get_func_ret(ctx, &ret);
-	return create_return((int)ret);
+	return create_return((int)ctx[6]);
 }
 
 SEC("fentry/sock_close")

@@ -107,13 +107,6 @@ struct {
 	__type(value, struct pending);
 } func_pending SEC(".maps");
 
-/* Scratch space: struct pending is too big for the 512-byte BPF stack. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, struct pending);
-} scratch SEC(".maps");
 
 /* x86_64 syscall numbers of the calls that move data on or manage sockets. */
 enum {
@@ -476,13 +469,15 @@ static __always_inline void emit(const struct event *src)
 	bpf_ringbuf_submit(e, wakeup_flag());
 }
 
-static __always_inline struct pending *scratch_pending(void)
+/*
+ * Each program builds its event on its own stack. Not in a per-CPU map:
+ * tracing programs run with preemption enabled on preemptible kernels, so
+ * another task's program on the same CPU could overwrite a shared buffer
+ * halfway through.
+ */
+static __always_inline struct pending *zeroed(struct pending *p)
 {
-	u32 zero = 0;
-	struct pending *p = bpf_map_lookup_elem(&scratch, &zero);
-
-	if (p)
-		__builtin_memset(p, 0, sizeof(*p));
+	__builtin_memset(p, 0, sizeof(*p));
 	return p;
 }
 
@@ -544,10 +539,10 @@ static __always_inline u32 classify(bool send)
 
 /*
  * One message sent or received, with its result: the completion probes.
- * Returns the event to emit (in scratch space) or NULL if filtered out.
+ * Returns the event to emit (built in buf) or NULL if filtered out.
  */
-static __always_inline struct event *on_message(struct socket *sock, struct sock *sk, int ret, int flags,
-						bool send)
+static __always_inline struct event *on_message(struct pending *buf, struct socket *sock, struct sock *sk,
+						int ret, int flags, bool send)
 {
 	struct pending *p;
 	struct event *e;
@@ -561,9 +556,7 @@ static __always_inline struct event *on_message(struct socket *sock, struct sock
 		return NULL;
 	if (cfg.failed_only && ret >= 0)
 		return NULL;
-	p = scratch_pending();
-	if (!p)
-		return NULL;
+	p = zeroed(buf);
 	e = &p->ev;
 	fill_task(e, probe);
 	fill_socket(e, sock, sk);
@@ -575,7 +568,8 @@ static __always_inline struct event *on_message(struct socket *sock, struct sock
 
 static __always_inline int on_length(struct sock *sk, int ret, int flags, bool send)
 {
-	struct event *e = on_message(BPF_CORE_READ(sk, sk_socket), sk, ret, flags, send);
+	struct pending buf;
+	struct event *e = on_message(&buf, BPF_CORE_READ(sk, sk_socket), sk, ret, flags, send);
 
 	if (e) {
 		e->cookie = bpf_get_socket_cookie(sk);
@@ -1103,12 +1097,13 @@ static __always_inline void exit_io(struct pending *p, long ret, bool use_loop)
 
 static __always_inline int on_sys_enter(struct pt_regs *regs, long nr, bool use_loop)
 {
+	struct pending buf;
 	struct pending *p;
 
 	switch (nr) {
 	case NR_socket:
 	case NR_socketpair:
-		p = scratch_pending();
+		p = zeroed(&buf);
 		if (p)
 			entry_create(p, nr, regs);
 		break;
@@ -1116,20 +1111,20 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long nr, bool use_
 	case NR_dup2:
 	case NR_dup3:
 	case NR_close_range:
-		p = scratch_pending();
+		p = zeroed(&buf);
 		if (p)
 			entry_close(p, nr, regs, use_loop);
 		break;
 	default:
 		/* every syscall of the system passes here: leave the others fast */
 		if (cfg.syscall_messages && io_return_probe(nr) >= 0) {
-			p = scratch_pending();
+			p = zeroed(&buf);
 			if (p)
 				stash_io(p, nr, regs);
 		}
 		if (!io_wanted(nr))
 			break;
-		p = scratch_pending();
+		p = zeroed(&buf);
 		if (p)
 			entry_io(p, nr, regs, use_loop);
 		break;
@@ -1204,13 +1199,14 @@ int BPF_PROG(sys_exit_noloop, struct pt_regs *regs, long ret)
  */
 static __always_inline int on_process_exit(struct task_struct *task, bool use_loop)
 {
+	struct pending buf;
 	struct pending *p;
 
 	if (!syscall_close_wanted() || !pass_task())
 		return 0;
 	if (BPF_CORE_READ(task, files, count.counter) != 1)
 		return 0;
-	p = scratch_pending();
+	p = zeroed(&buf);
 	if (p)
 		scan_fds(p, task, 0, MAX_FDS - 1, use_loop);
 	return 0;
@@ -1281,7 +1277,8 @@ int BPF_PROG(netif_receive_skb, struct sk_buff *skb)
 	SEC("fexit/" #fn)                                                           \
 	int BPF_PROG(fexit_##fn, struct socket *sock, void *msg, size_t len, int ret) \
 	{                                                                           \
-		struct event *e = on_message(sock, NULL, ret, 0, true);             \
+		struct pending buf;                                                 \
+		struct event *e = on_message(&buf, sock, NULL, ret, 0, true);       \
 		if (e)                                                              \
 			emit(e);                                                    \
 		return 0;                                                           \
@@ -1291,7 +1288,8 @@ int BPF_PROG(netif_receive_skb, struct sk_buff *skb)
 	SEC("fexit/" #fn)                                                                  \
 	int BPF_PROG(fexit_##fn, struct socket *sock, void *msg, size_t len, int flags, int ret) \
 	{                                                                                  \
-		struct event *e = on_message(sock, NULL, ret, flags, false);               \
+		struct pending buf;                                                        \
+		struct event *e = on_message(&buf, sock, NULL, ret, flags, false);         \
 		if (e)                                                                     \
 			emit(e);                                                           \
 		return 0;                                                                  \
@@ -1335,11 +1333,12 @@ static __always_inline int kretprobe_msg(int ret, bool send)
 {
 	u32 tid = (u32)bpf_get_current_pid_tgid();
 	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	struct pending buf;
 	struct event *e;
 
 	if (!in)
 		return 0;
-	e = on_message(in->sock, NULL, ret, in->flags, send);
+	e = on_message(&buf, in->sock, NULL, ret, in->flags, send);
 	bpf_map_delete_elem(&inflight, &tid);
 	if (e)
 		emit(e);
@@ -1390,7 +1389,8 @@ SEC("fexit/sock_sendpage")
 int BPF_PROG(fexit_sock_sendpage, struct file *file, void *page, int offset, size_t size, void *ppos, int more,
 	     long ret)
 {
-	struct event *e = on_message(BPF_CORE_READ(file, private_data), NULL, ret, 0, true);
+	struct pending buf;
+	struct event *e = on_message(&buf, BPF_CORE_READ(file, private_data), NULL, ret, 0, true);
 
 	if (e)
 		emit(e);
@@ -1416,13 +1416,14 @@ int BPF_KRETPROBE(kretprobe_sock_sendpage, long ret)
  */
 static __always_inline int create_entry(int family, int type, int protocol, int kern, u64 res)
 {
+	struct pending buf;
 	struct pending *p;
 	struct event *e;
 	u32 tid;
 
 	if (!(wanted(PROBE_CREATE) || wanted(PROBE_CREATE_RETURN)) || !pass_task() || cfg.n_ports)
 		return 0;
-	p = scratch_pending();
+	p = zeroed(&buf);
 	if (!p)
 		return 0;
 	e = &p->ev;
@@ -1476,13 +1477,14 @@ static __always_inline int create_return(int ret)
  */
 static __always_inline int close_entry(struct socket *sock)
 {
+	struct pending buf;
 	struct pending *p;
 	struct event *e;
 	u32 tid;
 
 	if (!close_wanted() || !pass_task() || !sock)
 		return 0;
-	p = scratch_pending();
+	p = zeroed(&buf);
 	if (!p)
 		return 0;
 	e = &p->ev;

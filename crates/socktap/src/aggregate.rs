@@ -238,6 +238,7 @@ impl AggregatorBuilder {
             aggregate: Some((self.keys.bits(), self.hist, self.capacity)),
             devices: self.devices,
             backend: self.backend,
+            unions_only: unions_only(&self.probes),
         })?;
         Ok(Aggregator {
             loaded,
@@ -465,6 +466,20 @@ impl Aggregator {
     }
 }
 
+/// Whether every requested probe that counts sends or receives takes all
+/// of their paths (socket.send, socket.receive): then the kernel need not
+/// tell which path a message took, and skips that work.
+fn unions_only(probes: &[Probe]) -> bool {
+    let send = Probe::Send.paths();
+    let recv = Probe::Receive.paths();
+    probes.iter().all(|p| {
+        let paths = p.paths();
+        let touches = |set: &[Path]| paths.iter().any(|x| set.contains(x));
+        let covers = |set: &[Path]| set.iter().all(|x| paths.contains(x));
+        (!touches(send) || covers(send)) && (!touches(recv) || covers(recv))
+    })
+}
+
 fn if_name(ifindex: u32) -> String {
     let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
     // SAFETY: buf has IF_NAMESIZE bytes, as if_indextoname requires.
@@ -487,6 +502,14 @@ unsafe impl plain::Plain for types::agg_key {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_unions_skip_path_classification() {
+        assert!(unions_only(&[Probe::Send, Probe::Receive]));
+        assert!(unions_only(&[Probe::Send, Probe::Create, Probe::Sendmsg]));
+        assert!(!unions_only(&[Probe::Send, Probe::SendmsgReturn]));
+        assert!(!unions_only(&[Probe::ReadvReturn]));
+    }
 
     #[test]
     fn key_bits_match_the_c_enum() {

@@ -317,6 +317,9 @@ pub(crate) struct Options<'a> {
     /// Count network device traffic.
     pub devices: bool,
     pub backend: Backend,
+    /// The kernel side may report every send under socket.sendmsg.return
+    /// (and receives likewise): the reader only wants the unions.
+    pub unions_only: bool,
 }
 
 /// The loaded, attached BPF object.
@@ -647,6 +650,7 @@ fn try_load(o: &Options<'_>, attempt: &Attempt) -> std::result::Result<Loaded, F
     cfg.syscall_create = u32::from(plan.mechanism(Role::Create) == Some(Mechanism::Syscall));
     cfg.syscall_close = u32::from(plan.mechanism(Role::Close) == Some(Mechanism::Syscall));
     cfg.syscall_messages = u32::from(plan.mechanism(Role::Messages) == Some(Mechanism::Syscall));
+    cfg.skip_classify = u32::from(o.unions_only && o.aggregate.is_some());
     // Wake the reader once an eighth of the ring is pending; below that it
     // reads on its own short timer.
     cfg.wakeup_bytes = o.ring_bytes / 8;
@@ -721,6 +725,7 @@ pub fn probe_plan(backend: Backend) -> Result<Plan> {
             aggregate: None,
             devices: false,
             backend,
+            unions_only: false,
         },
         true,
     )?;

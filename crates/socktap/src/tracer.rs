@@ -135,6 +135,7 @@ impl Tracer {
             aggregate: None,
             devices: false,
             backend: b.backend,
+            unions_only: false,
         })?;
 
         let queue = Rc::new(RefCell::new(VecDeque::with_capacity(4096)));

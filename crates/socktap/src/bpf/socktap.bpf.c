@@ -262,18 +262,33 @@ static __always_inline bool pass_socket(const struct event *e)
 	return true;
 }
 
+/*
+ * Whether a field is needed: always for events sent to user space; when
+ * counting in the kernel, only if a row is keyed by it. Each helper call
+ * and kernel read costs the traced task time, on every message.
+ */
+static __always_inline bool need(u32 key)
+{
+	return !cfg.aggregate || (cfg.agg_keys & key);
+}
+
 static __always_inline void fill_task(struct event *e, u32 probe)
 {
 	u64 id = bpf_get_current_pid_tgid();
 
-	e->ts_ns = bpf_ktime_get_ns();
 	e->pid = id >> 32;
 	e->tid = (u32)id;
-	e->uid = (u32)bpf_get_current_uid_gid();
-	e->cgroup = bpf_get_current_cgroup_id();
-	e->cpu = bpf_get_smp_processor_id();
 	e->probe = probe;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (!cfg.aggregate) {
+		e->ts_ns = bpf_ktime_get_ns();
+		e->cpu = bpf_get_smp_processor_id();
+	}
+	if (need(AGG_UID))
+		e->uid = (u32)bpf_get_current_uid_gid();
+	if (need(AGG_CGROUP))
+		e->cgroup = bpf_get_current_cgroup_id();
+	if (need(AGG_COMM))
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
 }
 
 /*
@@ -288,25 +303,37 @@ static __always_inline void fill_socket(struct event *e, struct socket *sock, st
 	e->state = -1;
 	e->type = -1;
 	if (sock) {
-		const struct proto_ops *ops = BPF_CORE_READ(sock, ops);
+		if (!cfg.aggregate) {
+			e->state = BPF_CORE_READ(sock, state);
+			e->sock_flags = BPF_CORE_READ(sock, flags);
+			e->ino = BPF_CORE_READ((struct socket_alloc *)sock, vfs_inode.i_ino);
+		}
+		if (need(AGG_TYPE) || cfg.n_types)
+			e->type = BPF_CORE_READ(sock, type);
+		if (need(AGG_FAMILY) || cfg.n_families) {
+			const struct proto_ops *ops = BPF_CORE_READ(sock, ops);
 
-		e->state = BPF_CORE_READ(sock, state);
-		e->type = BPF_CORE_READ(sock, type);
-		e->sock_flags = BPF_CORE_READ(sock, flags);
-		e->ino = BPF_CORE_READ((struct socket_alloc *)sock, vfs_inode.i_ino);
-		if (ops)
-			e->family = BPF_CORE_READ(ops, family);
+			if (ops)
+				e->family = BPF_CORE_READ(ops, family);
+		}
 		if (!sk)
 			sk = BPF_CORE_READ(sock, sk);
 	}
 	if (!sk)
 		return;
-	e->protocol = BPF_CORE_READ(sk, sk_protocol);
-	/* 0 until something asked for it; the tracepoint path generates it */
-	e->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (need(AGG_PROTOCOL) || cfg.n_protocols)
+		e->protocol = BPF_CORE_READ(sk, sk_protocol);
+	if (!cfg.aggregate) {
+		/* 0 until something asked for it; the tracepoint path generates it */
+		e->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	} else if (!(cfg.agg_keys & (AGG_FAMILY | AGG_PORT)) && !cfg.n_families && !cfg.n_ports) {
+		return; /* counting: nothing below is needed */
+	}
 	u16 skf = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (e->family < 0)
 		e->family = skf;
+	if (cfg.aggregate && !(cfg.agg_keys & AGG_PORT) && !cfg.n_ports)
+		return;
 	if (skf == AF_INET) {
 		e->addr_family = AF_INET;
 		bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
@@ -551,7 +578,14 @@ static __always_inline struct event *on_message(struct pending *buf, struct sock
 	/* A peek does not take the message: counting it would count it twice. */
 	if (!send && (flags & MSG_PEEK) && cfg.skip_peek)
 		return NULL;
-	probe = classify(send);
+	/*
+	 * Which path the message took costs a look at the thread's saved
+	 * registers; counters keyed by socket.send/receive alone skip it.
+	 */
+	if (cfg.skip_classify)
+		probe = send ? PROBE_SENDMSG_RETURN : PROBE_RECVMSG_RETURN;
+	else
+		probe = classify(send);
 	if (!wanted(probe) || !pass_task())
 		return NULL;
 	if (cfg.failed_only && ret >= 0)
@@ -572,7 +606,8 @@ static __always_inline int on_length(struct sock *sk, int ret, int flags, bool s
 	struct event *e = on_message(&buf, BPF_CORE_READ(sk, sk_socket), sk, ret, flags, send);
 
 	if (e) {
-		e->cookie = bpf_get_socket_cookie(sk);
+		if (!cfg.aggregate)
+			e->cookie = bpf_get_socket_cookie(sk);
 		emit(e);
 	}
 	return 0;

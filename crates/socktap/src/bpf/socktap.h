@@ -116,6 +116,7 @@ struct config {
 	__u32 syscall_create; /* 1: the syscall layer serves socket.create */
 	__u32 syscall_close;  /* 1: the syscall layer serves socket.close */
 	__u32 syscall_messages; /* 1: the syscall layer serves sends and receives */
+	__u32 skip_classify;  /* 1: count every message under sendmsg/recvmsg.return */
 	__u32 wakeup_bytes;  /* wake the reader once this much is pending */
 	__u32 failed_only;
 	__u32 skip_peek;

@@ -8,14 +8,15 @@ serial console:
     @@SOCKTAP-KERNEL <uname -r>@@
     @@SOCKTAP-BEGIN <name>@@
     ...the command's stdout and stderr...
-    @@SOCKTAP-END <name> rc=<N> start=<uptime> end=<uptime>@@
+    @@SOCKTAP-END <name> rc=<N> start=<uptime> end=<uptime> limit=<timeout>@@
     @@SOCKTAP-DONE@@
 
 for the commands `list`, `conformance-<backend>` and `dmesg`. This script
 saves each block beside the log (list-v.txt, conformance-<backend>.jsonl,
 dmesg.txt), prints one summary line per kernel x backend, and exits 1 when
 anything differs from the expected-failures file: a case failing that is not
-listed, a listed case that passes, a VM or command without results.
+listed, a listed case that passes, a VM or command without results, a
+failing `socktap list -v`, a kernel warning while socktap ran.
 """
 
 import argparse
@@ -27,12 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BEGIN = re.compile(r"@@SOCKTAP-BEGIN (\S+)@@")
-END = re.compile(r"@@SOCKTAP-END (\S+) rc=(\d+) start=([\d.]+) end=([\d.]+)@@")
+END = re.compile(r"@@SOCKTAP-END (\S+) rc=(\d+) start=([\d.]+) end=([\d.]+)(?: limit=(\d+))?@@")
 KERNEL = re.compile(r"@@SOCKTAP-KERNEL (\S+)@@")
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$")
 # Kernel log lines that mean the kernel itself complained.
 KERNEL_TROUBLE = re.compile(r"WARNING:|BUG:|Oops|general protection|Call Trace:|RIP:")
 DMESG_TIME = re.compile(r"^\[\s*(\d+\.\d+)\]")
+# Characters of a failing case's detail shown in the summary.
+DETAIL_MAX = 300
 # Kernel config options worth seeing next to the results.
 CONFIG_KEYS = ["DEBUG_INFO_BTF", "KPROBES", "FPROBE", "FUNCTION_TRACER",
                "DYNAMIC_FTRACE_WITH_DIRECT_CALLS", "BPF_LSM", "KALLSYMS_ALL"]
@@ -45,6 +48,15 @@ class Block:
     rc: int | None = None  # None: no END marker, the command never finished
     start: float = 0.0
     end: float = 0.0
+    limit: int | None = None  # the in-guest timeout, in seconds
+
+    def died(self):
+        """Why the command did not end by itself (killed, crashed), or None."""
+        if self.rc is None or self.rc < 128:
+            return None
+        if self.rc == 137 and self.limit and self.end - self.start >= self.limit - 1:
+            return f"timed out after {self.limit} s in the VM"
+        return f"killed by signal {self.rc - 128}"
 
 
 def parse_serial(text):
@@ -60,6 +72,7 @@ def parse_serial(text):
             b = blocks.get(m.group(1))
             if b is not None:
                 b.rc, b.start, b.end = int(m.group(2)), float(m.group(3)), float(m.group(4))
+                b.limit = int(m.group(5)) if m.group(5) else None
             cur = None
         elif cur is not None:
             cur.lines.append(line)
@@ -76,6 +89,8 @@ class Entry:
     text: str
     lineno: int
     used: bool = False
+    # "?" lines: the case may fail or pass (a known intermittent gap)
+    flaky: bool = False
 
     def whole_backend(self):
         return self.socket is None
@@ -101,13 +116,15 @@ def read_expected(path):
         if len(parts) < 3:
             sys.exit(f"{path}:{n}: want '<series> <backend> <operation> | <socket>' or '<series> <backend> *'")
         series, backend, rest = parts
+        flaky = series.startswith("?")
+        series = series.lstrip("?")
         if rest.strip() == "*":
             entries.append(Entry(series, backend, "*", None, line, n))
             continue
         if "|" not in rest:
             sys.exit(f"{path}:{n}: want '<operation> | <socket>' after the backend")
         op, sock = (s.strip() for s in rest.split("|", 1))
-        entries.append(Entry(series, backend, op, sock, line, n))
+        entries.append(Entry(series, backend, op, sock, line, n, flaky=flaky))
     return entries
 
 
@@ -135,7 +152,7 @@ class Report:
     def bad(self, where, what):
         self.problems.append(f"{where}: {what}")
 
-    def judge_cell(self, series, release, backend, block, vm_end):
+    def judge_cell(self, series, release, backend, block, vm_end, jsonl):
         """One kernel x backend: prints its summary line and failures; True when as expected."""
         where = f"{release} {backend}"
         applicable = [e for e in self.entries if e.applies(series, backend)]
@@ -161,7 +178,13 @@ class Report:
                 other.append(line)
         if not cases:
             msg = " / ".join(tail(other, 3)) or "(no output)"
-            if whole:
+            if died := block.died():
+                print(f"{release:<24} {backend:<10} NO RESULT: {died}: {msg}")
+                self.bad(where, died)
+                return False
+            # socktap exits 1 on a runtime error such as "not supported by this
+            # kernel"; 2 is a usage error, which no kernel excuses.
+            if whole and block.rc == 1:
                 print(f"{release:<24} {backend:<10} unsupported, as expected (rc={block.rc}): {msg}")
                 return True
             print(f"{release:<24} {backend:<10} DID NOT RUN (rc={block.rc}): {msg}")
@@ -170,6 +193,8 @@ class Report:
         passed = [c for c in cases if c.get("passed")]
         failed = [c for c in cases if not c.get("passed")]
         print(f"{release:<24} {backend:<10} {len(passed)} passed, {len(failed)} failed  {secs}")
+        if failed:
+            print(f"    (every case: {jsonl})")
         ok = True
         if whole:
             print(f"    UNEXPECTED: the backend runs here, but the expected file says it is unsupported "
@@ -186,12 +211,15 @@ class Report:
             for e in hits:
                 e.used = True
             if not c.get("passed"):
-                tag = "expected" if hits else "UNEXPECTED"
-                print(f"    {tag} FAIL {op} | {sock}: {c.get('detail', '')}")
+                tag = ("known intermittent" if all(e.flaky for e in hits) else "expected") if hits else "UNEXPECTED"
+                detail = c.get("detail", "")
+                if len(detail) > DETAIL_MAX:  # the whole of it is in the .jsonl file
+                    detail = detail[:DETAIL_MAX] + " …"
+                print(f"    {tag} FAIL {op} | {sock}: {detail}")
                 if not hits:
                     self.bad(where, f"{op} | {sock} failed")
                     ok = False
-            elif hits:
+            elif hits and not all(e.flaky for e in hits):
                 print(f"    UNEXPECTED PASS {op} | {sock}: expected to fail "
                       f"(line {hits[0].lineno}); remove the line")
                 self.bad(where, f"{op} | {sock} passed, expected to fail")
@@ -221,10 +249,15 @@ class Report:
         vm_end = "the VM timed out" if qemu_rc in ("124", "137") else f"the VM ended (qemu rc={qemu_rc})"
         print(f"\n== {series}: {release}  ({package})  VM {vm_secs} s, qemu rc={qemu_rc}")
         print(f"   config: {kernel_config(run_dir)}")
+        # A failing `list` or a kernel warning fails every cell of this kernel.
+        kernel_ok = True
         # Keep each block as a file beside the serial log.
         if (b := blocks.get("list")) is not None:
             (run_dir / "list-v.txt").write_text("\n".join(b.lines) + "\n")
             print(f"   socktap list -v: {run_dir / 'list-v.txt'} (rc={b.rc})")
+            if b.rc != 0:
+                self.bad(release, f"socktap list -v exited {b.rc}")
+                kernel_ok = False
         if (b := blocks.get("dmesg")) is not None:
             (run_dir / "dmesg.txt").write_text("\n".join(b.lines) + "\n")
         for backend in backends:
@@ -238,11 +271,11 @@ class Report:
             qemu_log = run_dir / "qemu.log"
             for line in tail(qemu_log.read_text(errors="replace").splitlines() if qemu_log.exists() else [], 5):
                 print(f"   | qemu: {line}")
-        kernel_ok = self.check_dmesg(release, blocks)
+        kernel_ok = self.check_dmesg(release, blocks) and kernel_ok
         for backend in backends:
             self.ran.append((series, backend))
             cell_ok = self.judge_cell(series, release, backend, blocks.get(f"conformance-{backend}"),
-                                      vm_end)
+                                      vm_end, run_dir / f"conformance-{backend}.jsonl")
             if cell_ok and kernel_ok:
                 self.cells_ok += 1
             else:
@@ -261,7 +294,7 @@ class Report:
             if m and float(m.group(1)) >= payload_start and KERNEL_TROUBLE.search(line):
                 trouble.append(line)
         if trouble:
-            print(f"   KERNEL WARNINGS while socktap ran (see dmesg.txt):")
+            print("   KERNEL WARNINGS while socktap ran (see dmesg.txt):")
             for line in trouble[:10]:
                 print(f"   | {line}")
             self.bad(release, "kernel warnings while socktap ran")

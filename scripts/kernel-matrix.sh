@@ -13,13 +13,15 @@
 #   SOCKTAP_KERNEL_CACHE   downloaded kernels and per-kernel results
 #                          [/var/cache/socktap-kernels]
 #   SOCKTAP_KERNEL_REFRESH 1: look for newer kernels even when some are cached
-#   SOCKTAP_CMD_TIMEOUT    seconds one command may take inside a VM [300]; a
-#                          conformance run takes 60-120 s on 6.12/7.2 under TCG
+#   SOCKTAP_CMD_TIMEOUT    seconds one command may take inside a VM [300]; one
+#                          conformance run took 5-70 s under TCG (Nov 2026)
 #   SOCKTAP_VM_TIMEOUT     seconds one VM may take, boot to power-off
 #                          [120 + SOCKTAP_CMD_TIMEOUT per backend]
 #   SOCKTAP_VM_JOBS        VMs run side by side [2]: each takes one core under TCG
 #   SOCKTAP_VM_MEMORY      memory per VM [1G]
 #   SOCKTAP_VM_APPEND      more kernel command-line arguments []
+#   SOCKTAP_GUEST_ENV      VAR=value words exported to socktap in the VMs [],
+#                          e.g. SOCKTAP_DEBUG=1 for libbpf's log
 #   SOCKTAP_EXPECTED       expected-failures file [scripts/kernel-matrix.expected]
 #   SOCKTAP_DEBIAN_MIRROR, SOCKTAP_SECURITY_MIRROR
 #                          mirror URIs, when the machine's own apt sources lack them
@@ -39,6 +41,7 @@ VM_TIMEOUT=${SOCKTAP_VM_TIMEOUT:-$((120 + CMD_TIMEOUT * $(wc -w <<<"$BACKENDS"))
 VM_JOBS=${SOCKTAP_VM_JOBS:-2}
 VM_MEMORY=${SOCKTAP_VM_MEMORY:-1G}
 VM_APPEND=${SOCKTAP_VM_APPEND:-}
+GUEST_ENV=${SOCKTAP_GUEST_ENV:-}
 EXPECTED=${SOCKTAP_EXPECTED:-$ROOT/scripts/kernel-matrix.expected}
 REFRESH=${SOCKTAP_KERNEL_REFRESH:-0}
 TARGET_DIR=${SOCKTAP_MATRIX_TARGET_DIR:-/tmp/matrix-target}
@@ -71,8 +74,8 @@ install_host_packages() {
 	log "installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	# Only the machine's own apt setup here, not the private one below.
-	APT_CONFIG= apt-get update -qq
-	APT_CONFIG= apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	env -u APT_CONFIG apt-get update -qq
+	env -u APT_CONFIG apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # --- kernels: a private apt setup over the machine's own mirrors --------------
@@ -182,13 +185,16 @@ private_apt_update() {
 newest_kernel_package() {
 	local series=${1//./\\.} best="" best_ver="" p v
 	local re="^linux-(image-$series\.[0-9][^ ]*[0-9]-amd64-unsigned|binary-$series\.[0-9][^ ]*[0-9]-amd64)\$"
-	for p in $(apt-cache search --names-only "$re" | awk '{ print $1 }'); do
-		v=$(apt-cache policy "$p" | awk '/Candidate:/ { print $2 }')
-		[ -n "$v" ] && [ "$v" != "(none)" ] || continue
+	local names
+	mapfile -t names < <(apt-cache search --names-only "$re" | awk '{ print $1 }')
+	[ ${#names[@]} -gt 0 ] || return 1
+	# One policy call for all names: "NAME VERSION" of each candidate.
+	while read -r p v; do
 		if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best_ver"; then
 			best=$p best_ver=$v
 		fi
-	done
+	done < <(apt-cache policy "${names[@]}" | awk '/^[^ ]/ { p = $1; sub(/:$/, "", p) }
+		/Candidate:/ && $2 != "(none)" { print p, $2 }')
 	[ -n "$best" ] && echo "$best $best_ver"
 }
 
@@ -196,7 +202,7 @@ newest_kernel_package() {
 # $CACHE/debs; a series already extracted is reused without any network
 # unless SOCKTAP_KERNEL_REFRESH=1. Needs private_apt_update done first.
 fetch_kernel() {
-	local series=$1 dir=$CACHE/kernels/$1 pkg ver deb t0
+	local series=$1 dir=$CACHE/kernels/$1 pkg ver t0
 	if [ -s "$dir/vmlinuz" ] && [ "$REFRESH" != 1 ]; then
 		log "$series: cached $(cat "$dir/package")"
 		return
@@ -212,14 +218,16 @@ fetch_kernel() {
 	# Split packages: the config is in linux-base-<ver>, beside linux-binary.
 	local wanted=("$pkg=$ver")
 	[[ $pkg == linux-binary-* ]] && wanted+=("${pkg/linux-binary-/linux-base-}=$ver")
-	(cd "$CACHE/debs" && apt-get download -q "${wanted[@]}" 2>&1 |
-		grep -v -e 'unsandboxed as root' -e '^Get:' -e '^Fetched' >&2 || true)
+	local out
+	out=$(cd "$CACHE/debs" && apt-get download -q "${wanted[@]}" 2>&1) ||
+		die "$series: apt-get download ${wanted[*]} failed: $out"
 	rm -rf "$dir.new" && mkdir -p "$dir.new/x"
-	local w
+	local w debs
 	for w in "${wanted[@]}"; do
-		deb=$(ls "$CACHE/debs/${w%%=*}_${ver/:/%3a}_"*.deb 2>/dev/null | head -n1)
-		[ -n "$deb" ] || die "$series: download of ${w%%=*} $ver failed"
-		dpkg-deb -x "$deb" "$dir.new/x"
+		# apt-get download names files NAME_VERSION_ARCH.deb, an epoch's ':' as %3a.
+		debs=("$CACHE/debs/${w%%=*}_${ver/:/%3a}_"*.deb)
+		[ -f "${debs[0]}" ] || die "$series: no .deb of ${w%%=*} $ver after the download"
+		dpkg-deb -x "${debs[0]}" "$dir.new/x"
 	done
 	# /boot/vmlinuz-<release> in the old layout, /usr/lib/modules/<release>/vmlinuz in the split one.
 	local f
@@ -293,10 +301,11 @@ write_init() {
 		    start=$(cut -d' ' -f1 /proc/uptime)
 		    timeout -s KILL "$CMD_TIMEOUT" "$@" 2>&1
 		    rc=$?
-		    echo "@@SOCKTAP-END $name rc=$rc start=$start end=$(cut -d' ' -f1 /proc/uptime)@@"
+		    echo "@@SOCKTAP-END $name rc=$rc start=$start end=$(cut -d' ' -f1 /proc/uptime) limit=$CMD_TIMEOUT@@"
 		}
 	EOF
 	echo "CMD_TIMEOUT=$CMD_TIMEOUT" >>"$init"
+	for b in $GUEST_ENV; do echo "export $(printf '%q' "$b")" >>"$init"; done
 	echo "run list socktap list -v" >>"$init"
 	for b in $BACKENDS; do
 		if [ "$b" = auto ]; then

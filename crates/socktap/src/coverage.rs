@@ -112,7 +112,7 @@ const FAMILIES_READ: &str = "only INET, INET6, UNIX and NETLINK sockets are seen
 const SYSCALL_MESSAGES: &str = "syscalls only: io_uring, splice and kernel sockets are not seen; a sendfile is one message per call; in a sendmmsg/recvmmsg, a message that fails after others succeeded is not reported";
 const SEND_ENTRY: &str = "no entry for io_uring and kernel-internal senders; sendmmsg entries are all reported at syscall entry, one per message";
 const RECV_ENTRY: &str = "no entry for io_uring and kernel-internal receivers; recvmmsg entries are all reported at syscall entry, one per message";
-const CREATE: &str = "kernel-created sockets (requester=1) and io_uring SOCKET are not seen";
+const CREATE: &str = "kernel-created sockets (requester=1) and io_uring SOCKET are not seen; on some kernels (seen on 7.2) the syscall tracepoints miss the first syscalls of a process forked a moment before";
 const CLOSE: &str = "not seen: a socket still referenced elsewhere when its last descriptor goes (SCM_RIGHTS in flight, io_uring fixed file, a call running in another thread), close-on-exec, kernel sockets";
 const NO_LOOP: &str = "this kernel has no bpf_loop (< 5.17): at most 16 messages of a sendmmsg/recvmmsg get entries (summing up to 8 segments each), and close_range and exit scan at most 256 descriptors";
 

@@ -120,7 +120,7 @@ fn without_privileges_the_error_names_cap_bpf_and_cap_perfmon() {
 /// socktap running in the background, ready once it said "Tracing".
 struct Running {
     child: Child,
-    stderr: std::thread::JoinHandle<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 fn start(args: &[&str]) -> Running {
@@ -133,16 +133,30 @@ fn start(args: &[&str]) -> Running {
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut first = String::new();
     err.read_line(&mut first).unwrap();
-    assert!(
-        first.starts_with("Tracing"),
-        "socktap did not start: {first}"
-    );
+    if !first.starts_with("Tracing") {
+        // Don't leave a tracer attached behind a failed test.
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("socktap did not start: {first}");
+    }
     let stderr = std::thread::spawn(move || {
         let mut rest = String::new();
         let _ = err.read_to_string(&mut rest);
         first + &rest
     });
-    Running { child, stderr }
+    Running {
+        child,
+        stderr: Some(stderr),
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // After stop() the child is gone and this does nothing; after a
+        // failed assertion it detaches the tracer instead of leaving it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Running {
@@ -161,7 +175,12 @@ impl Running {
             .unwrap();
         let status = self.child.wait().unwrap();
         assert!(status.success(), "socktap exited with {status}");
-        (out, self.stderr.join().unwrap())
+        let err = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap())
+            .unwrap_or_default();
+        (out, err)
     }
 }
 

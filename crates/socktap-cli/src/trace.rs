@@ -58,11 +58,24 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
     let mut write_err: Option<std::io::Error> = None;
     let limit = args.count.unwrap_or(u64::MAX);
 
-    while events < limit && !stop.load(Ordering::SeqCst) {
-        if duration.is_some_and(|d| started.elapsed() >= d) {
+    let mut finishing = false;
+    loop {
+        if events >= limit {
             break;
         }
-        tracer.poll(READ_INTERVAL)?;
+        if !finishing
+            && (stop.load(Ordering::SeqCst) || duration.is_some_and(|d| started.elapsed() >= d))
+        {
+            // Detach first, then read what is still in the ring buffer: every
+            // event recorded before the end is delivered, none is dropped.
+            tracer.detach();
+            finishing = true;
+        }
+        tracer.poll(if finishing {
+            Duration::ZERO
+        } else {
+            READ_INTERVAL
+        })?;
         tracer.drain_while(|ev| {
             let r = if args.json {
                 json.write(&mut out, ev)
@@ -94,6 +107,9 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
                 serde_json::json!({"type": "lost", "lost": lost - lost_reported, "total": lost});
             let _ = writeln!(out, "{rec}");
             lost_reported = lost;
+        }
+        if finishing {
+            break;
         }
     }
     let lost = tracer.lost()?;

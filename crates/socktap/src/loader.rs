@@ -185,6 +185,13 @@ impl fmt::Display for Plan {
     }
 }
 
+impl Loaded {
+    /// Detaches every program; the maps stay readable.
+    pub(crate) fn detach(&mut self) {
+        self._links.clear();
+    }
+}
+
 /// Whether the kernel still has sock_sendpage (before 6.5), through which
 /// sendfile and splice reach sockets instead of sendmsg. Read from the
 /// kernel's BTF once, only when a function-hook backend needs to know.

@@ -217,6 +217,13 @@ impl Tracer {
         }
     }
 
+    /// Detaches the programs: nothing new is recorded, and what is already
+    /// in the ring buffer can still be read with [`poll`](Self::poll). The
+    /// way to end a trace without dropping its last events.
+    pub fn detach(&mut self) {
+        self.loaded.detach();
+    }
+
     /// Events the kernel side could not record (ring buffer full), since start.
     pub fn lost(&self) -> Result<u64> {
         loader::per_cpu_counter(&self.loaded.skel.maps.lost)

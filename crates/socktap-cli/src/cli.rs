@@ -323,13 +323,19 @@ impl TraceArgs {
 
     /// The run time limit, checked.
     pub fn duration(&self) -> anyhow::Result<Option<std::time::Duration>> {
-        match self.duration {
-            None => Ok(None),
-            Some(s) if s.is_finite() && s > 0.0 => Ok(Some(std::time::Duration::from_secs_f64(s))),
-            Some(s) => Err(usage(
-                "--duration",
-                format!("{s} is not a positive number of seconds"),
-            )),
-        }
+        seconds("--duration", self.duration)
+    }
+}
+
+/// A time given in seconds on the command line: positive and finite, or a
+/// usage error naming the flag.
+pub fn seconds(flag: &str, value: Option<f64>) -> anyhow::Result<Option<std::time::Duration>> {
+    match value {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(std::time::Duration::from_secs_f64(s))),
+        Some(s) => Err(usage(
+            flag,
+            format!("{s} is not a positive number of seconds"),
+        )),
     }
 }

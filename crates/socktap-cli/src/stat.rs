@@ -305,26 +305,8 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
     let probes = socktap::probe::resolve(&pats)?;
     let by = By::parse_list(&args.by)?;
     let filter = args.filter.to_filter()?;
-    let every = match args.interval {
-        None => None,
-        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => {
-            return Err(UsageError(format!(
-                "-i/--interval: {s} is not a positive number of seconds"
-            ))
-            .into())
-        }
-    };
-    let duration = match args.duration {
-        None => None,
-        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => {
-            return Err(UsageError(format!(
-                "--duration: {s} is not a positive number of seconds"
-            ))
-            .into())
-        }
-    };
+    let every = crate::cli::seconds("-i/--interval", args.interval)?;
+    let duration = crate::cli::seconds("--duration", args.duration)?;
     let hist = !args.no_hist;
     let mut agg = Aggregator::builder()
         .probes(&probes)

@@ -23,14 +23,10 @@ use crate::trace::stop_flag;
 use crate::UsageError;
 
 fn interval(args: &TopArgs, batch: bool) -> anyhow::Result<Duration> {
-    let secs = args.interval.unwrap_or(if batch { 5.0 } else { 1.0 });
-    if !(secs.is_finite() && secs > 0.0) {
-        return Err(UsageError(format!(
-            "-i/--interval: {secs} is not a positive number of seconds"
-        ))
-        .into());
-    }
-    Ok(Duration::from_secs_f64(secs))
+    // socktop's default is 5 s; the live view refreshes every second.
+    let default = if batch { 5.0 } else { 1.0 };
+    let every = crate::cli::seconds("-i/--interval", Some(args.interval.unwrap_or(default)))?;
+    Ok(every.unwrap_or(Duration::from_secs(1)))
 }
 
 fn start(args: &TopArgs) -> anyhow::Result<Aggregator> {

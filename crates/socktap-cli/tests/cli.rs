@@ -64,6 +64,19 @@ fn unknown_family_and_protocol_name_the_flag_and_the_nearest() {
 }
 
 #[test]
+fn bad_times_name_their_flag() {
+    for (args, flag) in [
+        (&["stat", "-i", "0"][..], "-i/--interval"),
+        (&["top", "--batch", "-i", "inf"][..], "-i/--interval"),
+        (&["trace", "--duration=-0.5"][..], "--duration"),
+    ] {
+        let o = socktap(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(flag), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
 fn list_shows_every_probe_with_its_coverage() {
     let o = socktap(&["list"]);
     assert!(o.status.success());

@@ -223,12 +223,7 @@ impl AggregatorBuilder {
 
     /// Loads and attaches the programs.
     pub fn start(self) -> Result<Aggregator> {
-        let mut mask = 0u32;
-        for probe in &self.probes {
-            for &path in probe.paths() {
-                mask |= 1 << path as u32;
-            }
-        }
+        let mask = crate::probe::path_mask(&self.probes);
         let loaded = loader::load(&loader::Options {
             mask,
             filter: &self.filter,
@@ -273,20 +268,6 @@ fn comm_string(c: &[i8; 16]) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-fn sum_u64s(values: &[Vec<u8>], n: usize) -> Vec<u64> {
-    let mut out = vec![0u64; n];
-    for cpu in values {
-        for (i, o) in out.iter_mut().enumerate() {
-            if let Some(b) = cpu.get(i * 8..i * 8 + 8) {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                *o += u64::from_ne_bytes(a);
-            }
-        }
-    }
-    out
-}
-
 impl Aggregator {
     /// A builder with the defaults: `socket.send` and `socket.receive`,
     /// keyed by path only.
@@ -323,7 +304,7 @@ impl Aggregator {
             let Some(path) = Path::from_id(k.probe) else {
                 continue;
             };
-            let v = sum_u64s(&per_cpu, 3);
+            let v = loader::sum_per_cpu(&per_cpu, 3);
             let mut counts = Counts {
                 count: v[0],
                 bytes: v[1],
@@ -337,7 +318,7 @@ impl Aggregator {
                     .map_err(|e| Error::bpf("reading the histogram map", e))?;
                 let mut buckets = [0u64; HIST_BUCKETS];
                 if let Some(h) = h {
-                    buckets.copy_from_slice(&sum_u64s(&h, HIST_BUCKETS));
+                    buckets.copy_from_slice(&loader::sum_per_cpu(&h, HIST_BUCKETS));
                 }
                 counts.hist = Some(buckets);
             }
@@ -430,7 +411,7 @@ impl Aggregator {
             else {
                 continue;
             };
-            let v = sum_u64s(&per_cpu, 4);
+            let v = loader::sum_per_cpu(&per_cpu, 4);
             now.insert(
                 ifindex,
                 Device {

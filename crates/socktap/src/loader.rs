@@ -725,7 +725,7 @@ pub fn probe_plan(backend: Backend) -> Result<Plan> {
     let filter = Filter::default();
     let loaded = load_with(
         &Options {
-            mask: u32::MAX >> (32 - Path::ALL.len()),
+            mask: crate::probe::path_mask(&crate::probe::Probe::ALL),
             filter: &filter,
             include_peek: false,
             ring_bytes: 4096,
@@ -745,10 +745,23 @@ pub(crate) fn per_cpu_counter(map: &dyn MapCore) -> Result<u64> {
         .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
         .map_err(|e| Error::bpf("reading a counter", e))?
         .unwrap_or_default();
-    Ok(per_cpu
-        .iter()
-        .filter_map(|v| v.get(..8)?.try_into().ok().map(u64::from_ne_bytes))
-        .sum())
+    Ok(sum_per_cpu(&per_cpu, 1)[0])
+}
+
+/// Sums per-CPU values made of `n` u64 counters each, counter by counter.
+pub(crate) fn sum_per_cpu(values: &[Vec<u8>], n: usize) -> Vec<u64> {
+    let mut out = vec![0u64; n];
+    for cpu in values {
+        for (i, o) in out.iter_mut().enumerate() {
+            if let Some(b) = cpu
+                .get(i * 8..i * 8 + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            {
+                *o += u64::from_ne_bytes(b);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

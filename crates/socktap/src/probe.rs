@@ -322,6 +322,15 @@ impl fmt::Display for Probe {
     }
 }
 
+/// The kernel-side paths the probes are made of, as the BPF programs'
+/// `probe_mask`: bit (1 << path) for each.
+pub fn path_mask(probes: &[Probe]) -> u32 {
+    probes
+        .iter()
+        .flat_map(|p| p.paths())
+        .fold(0, |mask, &path| mask | 1 << path as u32)
+}
+
 /// Matches a probe name against a pattern where `*` is any run of characters
 /// and `?` any one character, as in SystemTap and bpftrace probe globs.
 pub fn glob_match(pattern: &str, name: &str) -> bool {
@@ -438,6 +447,14 @@ mod tests {
                 Path::ReadvReturn
             ]
         );
+    }
+
+    #[test]
+    fn path_masks() {
+        assert_eq!(path_mask(&Probe::ALL), 0xffff);
+        assert_eq!(path_mask(&[Probe::Send]), 0b10_0010_0010);
+        assert_eq!(path_mask(&[Probe::WriteIter, Probe::AioWrite]), 1 << 4);
+        assert_eq!(path_mask(&[]), 0);
     }
 
     #[test]

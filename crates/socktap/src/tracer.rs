@@ -118,13 +118,12 @@ impl Tracer {
 
     fn start(b: TracerBuilder) -> Result<Tracer> {
         let mut fan_out: Vec<Vec<Probe>> = vec![Vec::new(); Path::ALL.len()];
-        let mut mask = 0u32;
         for &probe in &b.probes {
             for &path in probe.paths() {
                 fan_out[path as usize].push(probe);
-                mask |= 1 << path as u32;
             }
         }
+        let mask = crate::probe::path_mask(&b.probes);
 
         let ring_bytes = b.ring_bytes.max(4096).next_power_of_two();
         let loaded = loader::load(&loader::Options {

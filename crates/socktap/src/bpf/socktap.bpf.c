@@ -1139,29 +1139,25 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long nr, bool use_
 	case NR_socket:
 	case NR_socketpair:
 		p = zeroed(&buf);
-		if (p)
-			entry_create(p, nr, regs);
+		entry_create(p, nr, regs);
 		break;
 	case NR_close:
 	case NR_dup2:
 	case NR_dup3:
 	case NR_close_range:
 		p = zeroed(&buf);
-		if (p)
-			entry_close(p, nr, regs, use_loop);
+		entry_close(p, nr, regs, use_loop);
 		break;
 	default:
 		/* every syscall of the system passes here: leave the others fast */
 		if (cfg.syscall_messages && io_return_probe(nr) >= 0) {
 			p = zeroed(&buf);
-			if (p)
-				stash_io(p, nr, regs);
+			stash_io(p, nr, regs);
 		}
 		if (!io_wanted(nr))
 			break;
 		p = zeroed(&buf);
-		if (p)
-			entry_io(p, nr, regs, use_loop);
+		entry_io(p, nr, regs, use_loop);
 		break;
 	}
 	return 0;
@@ -1242,8 +1238,7 @@ static __always_inline int on_process_exit(struct task_struct *task, bool use_lo
 	if (BPF_CORE_READ(task, files, count.counter) != 1)
 		return 0;
 	p = zeroed(&buf);
-	if (p)
-		scan_fds(p, task, 0, MAX_FDS - 1, use_loop);
+	scan_fds(p, task, 0, MAX_FDS - 1, use_loop);
 	return 0;
 }
 
@@ -1459,8 +1454,6 @@ static __always_inline int create_entry(int family, int type, int protocol, int 
 	if (!(wanted(PROBE_CREATE) || wanted(PROBE_CREATE_RETURN)) || !pass_task() || cfg.n_ports)
 		return 0;
 	p = zeroed(&buf);
-	if (!p)
-		return 0;
 	e = &p->ev;
 	fill_task(e, PROBE_CREATE);
 	e->family = family;
@@ -1520,8 +1513,6 @@ static __always_inline int close_entry(struct socket *sock)
 	if (!close_wanted() || !pass_task() || !sock)
 		return 0;
 	p = zeroed(&buf);
-	if (!p)
-		return 0;
 	e = &p->ev;
 	fill_task(e, PROBE_CLOSE);
 	fill_socket(e, sock, NULL);

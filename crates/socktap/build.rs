@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use libbpf_cargo::SkeletonBuilder;
 
 const SRC: &str = "src/bpf/socktap.bpf.c";
-const HEADERS: &[&str] = &["src/bpf/socktap.h", "src/bpf/kernel.h"];
+/// The headers socktap.bpf.c includes live beside it.
+const DIR: &str = "src/bpf";
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -21,8 +22,6 @@ fn main() {
         .build_and_generate(out.join("socktap.skel.rs"))
         .expect("building the BPF programs (needs clang, and libelf-dev + zlib1g-dev for libbpf)");
 
-    println!("cargo:rerun-if-changed={SRC}");
-    for h in HEADERS {
-        println!("cargo:rerun-if-changed={h}");
-    }
+    // A directory as rerun-if-changed covers every file in it, added ones too.
+    println!("cargo:rerun-if-changed={DIR}");
 }

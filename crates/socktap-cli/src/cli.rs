@@ -66,7 +66,7 @@ pub struct TopArgs {
     /// when stdout is not a terminal).
     #[arg(long)]
     pub batch: bool,
-    /// Rows the kernel side holds; traffic beyond it is counted as overflow.
+    /// Rows the kernel side holds; traffic beyond it is counted as lost (rows_full).
     #[arg(long, default_value_t = socktap::aggregate::DEFAULT_CAPACITY)]
     pub capacity: u32,
 }
@@ -103,7 +103,7 @@ pub struct StatArgs {
     /// Leave out the size histograms.
     #[arg(long)]
     pub no_hist: bool,
-    /// Rows the kernel side holds; events beyond it are counted as overflow.
+    /// Rows the kernel side holds; events beyond it are counted as lost (rows_full).
     #[arg(long, default_value_t = socktap::aggregate::DEFAULT_CAPACITY)]
     pub capacity: u32,
 }
@@ -119,7 +119,7 @@ pub struct ServeArgs {
     #[arg(long, value_delimiter = ',', default_value = "comm,family,protocol")]
     pub labels: Vec<String>,
     /// Bound on the label combinations kept (kernel rows); traffic beyond
-    /// it is counted in socktap_lost_events_total{reason="overflow"}.
+    /// it is counted in socktap_lost_events_total{reason="rows_full"}.
     #[arg(long, default_value_t = 4096)]
     pub max_series: u32,
     #[command(flatten)]

@@ -10,7 +10,43 @@ use socktap::coverage::KernelFeatures;
 use socktap::tables::{
     family_display_name, protocol_display_name, sock_state_num2str, sock_type_num2str,
 };
-use socktap::{Event, Path};
+use socktap::{Event, LossReason, Losses, Path};
+
+/// What a user can do about a loss reason, in the words of socktap's flags.
+/// `capacity_flag` is the flag that sizes the kernel's rows in this command.
+fn remedy(reason: LossReason, capacity_flag: &str) -> String {
+    match reason {
+        LossReason::RingFull => "raise --buffer-kib".into(),
+        LossReason::CallsFull => {
+            "more threads were mid-call at once than the kernel side follows".into()
+        }
+        LossReason::RowsFull => format!("raise {capacity_flag}"),
+        _ => "this kernel has no bpf_loop (before 5.17)".into(),
+    }
+}
+
+/// The losses for a closing line: "0 lost", or
+/// "7 lost: 5 ring_buffer_full (raise --buffer-kib), 2 rows_full (raise --capacity)".
+pub fn losses_text(l: &Losses, capacity_flag: &str) -> String {
+    let parts: Vec<String> = l
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(r, n)| format!("{n} {r} ({})", remedy(r, capacity_flag)))
+        .collect();
+    if parts.is_empty() {
+        format!("{} lost", l.total())
+    } else {
+        format!("{} lost: {}", l.total(), parts.join(", "))
+    }
+}
+
+/// Every reason with its count, for JSON records.
+pub fn losses_json(l: &Losses) -> serde_json::Value {
+    l.iter()
+        .map(|(r, n)| (r.name().to_string(), serde_json::Value::from(n)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
 
 /// The text header, matching [`text`]'s columns.
 pub fn text_header(out: &mut impl Write) -> std::io::Result<()> {

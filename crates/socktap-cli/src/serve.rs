@@ -74,7 +74,7 @@ struct Metrics {
     errors: Family<Labels, Counter>,
     lost: Family<Labels, Counter>,
     seen: HashMap<RowKey, Counts>,
-    lost_seen: [u64; 2],
+    lost_seen: socktap::Losses,
 }
 
 impl Metrics {
@@ -89,7 +89,7 @@ impl Metrics {
             errors: Family::default(),
             lost: Family::default(),
             seen: HashMap::new(),
-            lost_seen: [0; 2],
+            lost_seen: socktap::Losses::default(),
         };
         registry.register(
             "socktap_send_bytes",
@@ -118,7 +118,7 @@ impl Metrics {
         );
         registry.register(
             "socktap_lost_events",
-            "Events socktap could not count: map full (overflow) or unmatched",
+            "Events socktap could not count, by reason: rows_full (raise --max-series), calls_in_flight_full, ring_buffer_full, loop_bound",
             m.lost.clone(),
         );
         Metrics { registry, ..m }
@@ -146,14 +146,13 @@ impl Metrics {
             self.errors.get_or_create(&el).inc_by(grew(|c| c.errors));
         }
         self.seen = totals;
-        let counters = [("overflow", agg.overflow()?), ("unmatched", agg.lost()?)];
-        for (i, (reason, n)) in counters.into_iter().enumerate() {
-            let l = vec![("reason".to_string(), reason.to_string())];
-            self.lost
-                .get_or_create(&l)
-                .inc_by(n.saturating_sub(self.lost_seen[i]));
-            self.lost_seen[i] = n.max(self.lost_seen[i]);
+        // Every reason, zeros included, so that alerts can name them.
+        let lost = agg.losses()?;
+        for (reason, n) in lost.since(&self.lost_seen).iter() {
+            let l = vec![("reason".to_string(), reason.name().to_string())];
+            self.lost.get_or_create(&l).inc_by(n);
         }
+        self.lost_seen = lost;
         Ok(())
     }
 
@@ -222,9 +221,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         let _ = req.respond(response);
     }
     eprintln!(
-        "socktap: {} overflowed, {} lost",
-        agg.overflow()?,
-        agg.lost()?
+        "socktap: {}",
+        crate::output::losses_text(&agg.losses()?, "--max-series")
     );
     Ok(())
 }

@@ -243,8 +243,7 @@ fn print_json(
     by: &[By],
     rows: &BTreeMap<Vec<String>, Counts>,
     seconds: f64,
-    overflow: u64,
-    lost: u64,
+    lost: &socktap::Losses,
 ) -> std::io::Result<()> {
     let rows: Vec<serde_json::Value> = rows
         .iter()
@@ -284,8 +283,8 @@ fn print_json(
         "time": crate::output::rfc3339(now_unix_ns()),
         "seconds": seconds,
         "rows": rows,
-        "overflow": overflow,
-        "lost": lost,
+        "lost": lost.total(),
+        "lost_by_reason": crate::output::losses_json(lost),
     });
     writeln!(out, "{rec}")
 }
@@ -346,15 +345,14 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
         let rows = group(&agg.interval()?, &probes, &by, hist);
         let seconds = now.duration_since(last).as_secs_f64();
         last = now;
+        let lost = agg.losses()?;
         let written = if args.json {
-            print_json(&mut out, &by, &rows, seconds, agg.overflow()?, agg.lost()?)
+            print_json(&mut out, &by, &rows, seconds, &lost)
         } else {
             let header = format!(
-                "{} — {:.1} s — overflow {} — lost {}",
+                "{} — {:.1} s — lost {lost}",
                 crate::report::ctime_now(),
                 seconds,
-                agg.overflow()?,
-                agg.lost()?
             );
             print_text(&mut out, &by, &rows, &header)
         };
@@ -372,9 +370,8 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
         }
     }
     eprintln!(
-        "socktap: {reports} reports, {} overflowed, {} lost",
-        agg.overflow()?,
-        agg.lost()?
+        "socktap: {reports} reports, {}",
+        crate::output::losses_text(&agg.losses()?, "--capacity")
     );
     Ok(())
 }

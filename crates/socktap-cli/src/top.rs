@@ -64,9 +64,8 @@ pub fn run(args: &TopArgs) -> anyhow::Result<()> {
         run_live(args, every, &mut agg, &stop)?
     };
     eprintln!(
-        "socktap: {reports} reports, {} overflowed, {} lost",
-        agg.overflow()?,
-        agg.lost()?
+        "socktap: {reports} reports, {}",
+        crate::output::losses_text(&agg.losses()?, "--capacity")
     );
     Ok(())
 }
@@ -135,8 +134,7 @@ struct View {
     filter: String,
     editing: bool,
     reports: u64,
-    overflow: u64,
-    lost: u64,
+    lost: socktap::Losses,
     backend: String,
     every: Duration,
     top: usize,
@@ -158,8 +156,7 @@ fn run_live(
         filter: String::new(),
         editing: false,
         reports: 0,
-        overflow: 0,
-        lost: 0,
+        lost: socktap::Losses::default(),
         backend: agg.plan().to_string(),
         every,
         top: args.rows,
@@ -232,8 +229,7 @@ fn live_loop(
             } else {
                 Vec::new()
             };
-            v.overflow = agg.overflow()?;
-            v.lost = agg.lost()?;
+            v.lost = agg.losses()?;
             v.reports += 1;
             if !v.paused {
                 sort_rows(&mut rows, v.sort);
@@ -259,11 +255,10 @@ fn draw(f: &mut Frame, v: &View) {
     .areas(f.area());
 
     let status = format!(
-        "socktap top — {} — every {}s — backend: {} — overflow {} — lost {} — sort: {}{}{}",
+        "socktap top — {} — every {}s — backend: {} — lost {} — sort: {}{}{}",
         crate::report::ctime_now(),
         v.every.as_secs_f64(),
         v.backend,
-        v.overflow,
         v.lost,
         v.sort.name(),
         if v.paused { " — PAUSED" } else { "" },

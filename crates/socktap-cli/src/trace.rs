@@ -54,7 +54,7 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
         output::text_header(&mut out)?;
     }
     let mut events: u64 = 0;
-    let mut lost_reported: u64 = 0;
+    let mut lost_reported = socktap::Losses::default();
     let mut write_err: Option<std::io::Error> = None;
     let limit = args.count.unwrap_or(u64::MAX);
 
@@ -101,24 +101,30 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
             }
             return Err(e.into());
         }
-        let lost = tracer.lost()?;
-        if args.json && lost > lost_reported {
-            let rec =
-                serde_json::json!({"type": "lost", "lost": lost - lost_reported, "total": lost});
-            let _ = writeln!(out, "{rec}");
+        let lost = tracer.losses()?;
+        if args.json && lost != lost_reported {
+            // One record per reason that grew since the last one.
+            for (reason, n) in lost.since(&lost_reported).iter().filter(|(_, n)| *n > 0) {
+                let rec = serde_json::json!({"type": "lost", "reason": reason.name(), "lost": n, "total": lost.total()});
+                let _ = writeln!(out, "{rec}");
+            }
             lost_reported = lost;
         }
         if finishing {
             break;
         }
     }
-    let lost = tracer.lost()?;
+    let lost = tracer.losses()?;
     drop(tracer);
     if args.json {
-        let rec = serde_json::json!({"type": "summary", "events": events, "lost": lost});
+        let rec = serde_json::json!({"type": "summary", "events": events, "lost": lost.total(),
+            "lost_by_reason": output::losses_json(&lost)});
         // The pipe may be gone: the summary also goes to stderr.
         let _ = writeln!(out, "{rec}").and_then(|_| out.flush());
     }
-    eprintln!("socktap: {events} events, {lost} lost");
+    eprintln!(
+        "socktap: {events} events, {}",
+        output::losses_text(&lost, "--capacity")
+    );
     Ok(())
 }

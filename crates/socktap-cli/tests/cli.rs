@@ -609,7 +609,7 @@ print(json.dumps(out))
     assert_eq!(total("socktap_receive_messages_total"), recvs);
     assert_eq!(total("socktap_errors_total"), 0);
     assert!(
-        body.contains("socktap_lost_events_total{reason=\"overflow\"} 0"),
+        body.contains("socktap_lost_events_total{reason=\"rows_full\"} 0"),
         "{body}"
     );
     let udp = samples

@@ -47,6 +47,6 @@ fn main() -> Result<(), socktap::Error> {
     for ((pid, comm), (sent, received)) in rows {
         println!("{pid:>7} {comm:<16} {sent:>12} {received:>12}");
     }
-    println!("lost events: {}", tracer.lost()?);
+    println!("lost events: {}", tracer.losses()?);
     Ok(())
 }

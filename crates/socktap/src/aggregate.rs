@@ -9,6 +9,7 @@ use libbpf_rs::{MapCore, MapFlags};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::loader::{self, Backend, Loaded, Plan};
+use crate::loss::Losses;
 use crate::probe::{Path, Probe};
 use crate::skel::types;
 
@@ -385,14 +386,10 @@ impl Aggregator {
         let _ = maps.agg_hist.delete(bytes);
     }
 
-    /// Events that found no room in the kernel maps (rows beyond capacity).
-    pub fn overflow(&self) -> Result<u64> {
-        loader::per_cpu_counter(&self.loaded.skel.maps.overflow)
-    }
-
-    /// Events lost otherwise (a return that could not be matched to its entry).
-    pub fn lost(&self) -> Result<u64> {
-        loader::per_cpu_counter(&self.loaded.skel.maps.lost)
+    /// Events not counted since start, by reason: for counting, mostly
+    /// rows beyond the capacity ([`LossReason::RowsFull`](crate::LossReason::RowsFull)).
+    pub fn losses(&self) -> Result<Losses> {
+        loader::read_losses(&self.loaded.skel.maps.losses)
     }
 
     /// Device traffic since the previous call, busiest first.

@@ -13,7 +13,7 @@
 //!     .start()?;
 //! tracer.poll(Duration::from_millis(100))?;
 //! tracer.drain(|ev| println!("{} {} sent {}", ev.pid, ev.comm(), ev.size));
-//! println!("lost: {}", tracer.lost()?);
+//! println!("lost: {}", tracer.losses()?);
 //! # Ok::<(), socktap::Error>(())
 //! ```
 #![warn(missing_docs)]
@@ -26,6 +26,7 @@ mod error;
 mod event;
 mod filter;
 pub mod loader;
+mod loss;
 pub mod probe;
 pub mod tables;
 mod tracer;
@@ -49,5 +50,6 @@ pub use error::{Error, Result};
 pub use event::Event;
 pub use filter::{Filter, MAX_VALUES};
 pub use loader::{Backend, Mechanism, Plan, Role};
+pub use loss::{LossReason, Losses};
 pub use probe::{Path, Probe};
 pub use tracer::{Tracer, TracerBuilder, DEFAULT_RING_BYTES};

@@ -12,6 +12,7 @@ use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, PrintLevel};
 
 use crate::error::{Error, Result};
 use crate::filter::Filter;
+use crate::loss::{LossReason, Losses};
 use crate::probe::Path;
 use crate::skel::{types, SocktapSkel, SocktapSkelBuilder};
 
@@ -739,13 +740,17 @@ pub fn probe_plan(backend: Backend) -> Result<Plan> {
     Ok(loaded.plan.clone())
 }
 
-/// Sums a per-CPU u64 counter at index 0 of an array map.
-pub(crate) fn per_cpu_counter(map: &dyn MapCore) -> Result<u64> {
-    let per_cpu = map
-        .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
-        .map_err(|e| Error::bpf("reading a counter", e))?
-        .unwrap_or_default();
-    Ok(sum_per_cpu(&per_cpu, 1)[0])
+/// The kernel's loss counters, summed over the CPUs.
+pub(crate) fn read_losses(map: &dyn MapCore) -> Result<Losses> {
+    let mut out = Losses::default();
+    for reason in LossReason::ALL {
+        let per_cpu = map
+            .lookup_percpu(&reason.index().to_ne_bytes(), MapFlags::ANY)
+            .map_err(|e| Error::bpf("reading the loss counters", e))?
+            .unwrap_or_default();
+        out = out.plus(&Losses::of(reason, sum_per_cpu(&per_cpu, 1)[0]));
+    }
+    Ok(out)
 }
 
 /// Sums per-CPU values made of `n` u64 counters each, counter by counter.

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::filter::Filter;
 use crate::loader::{self, Backend, Loaded, Plan};
+use crate::loss::Losses;
 use crate::probe::{Path, Probe};
 
 /// Default ring buffer size: room for about 29,000 events between reads.
@@ -223,9 +224,10 @@ impl Tracer {
         self.loaded.detach();
     }
 
-    /// Events the kernel side could not record (ring buffer full), since start.
-    pub fn lost(&self) -> Result<u64> {
-        loader::per_cpu_counter(&self.loaded.skel.maps.lost)
+    /// Events lost since start, by reason: for a trace, mostly the ring
+    /// buffer being full.
+    pub fn losses(&self) -> Result<Losses> {
+        loader::read_losses(&self.loaded.skel.maps.losses)
     }
 
     /// Converts an event timestamp (CLOCK_MONOTONIC) to nanoseconds since

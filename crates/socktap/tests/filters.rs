@@ -73,7 +73,7 @@ fn family_filter_keeps_only_that_family() {
     );
     let me = std::process::id();
     assert!(got.iter().all(|e| e.pid == me && e.tid == gettid()));
-    assert_eq!(t.lost().unwrap(), 0);
+    assert_eq!(t.losses().unwrap().total(), 0);
 }
 
 #[test]

@@ -16,6 +16,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>
 
+typedef __s8 s8;
 typedef __u8 u8;
 typedef __u16 u16;
 typedef __u32 u32;
@@ -185,9 +186,8 @@ struct user_mmsghdr {
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define MSG_PEEK 2
-#define AF_INET 2
-#define AF_INET6 10
 #define SOCK_TYPE_MASK 0xf
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
+#define EFAULT 14
 
 #endif

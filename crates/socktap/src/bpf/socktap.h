@@ -32,8 +32,36 @@ enum probe_id {
 	PROBE_COUNT = 16,
 };
 
-#define TASK_COMM_LEN 16
-#define MAX_FILTER 8
+/*
+ * Sizes both sides depend on. An enum, not #defines, so that they reach the
+ * skeleton and Rust reads them from there instead of repeating them.
+ */
+enum socktap_limits {
+	TASK_COMM_LEN = 16,       /* bytes of a command name, with its NUL */
+	MAX_FILTER = 8,           /* values of one filter kind */
+	HIST_BUCKETS = 32,        /* log2 size buckets */
+	DEFAULT_ROWS = 10240,     /* rows of the counting maps unless resized */
+	MAX_CALLS_IN_FLIGHT = 16384, /* threads between a call's entry and its return */
+};
+
+/* Which addresses an event carries (event.addr_family). */
+enum addr_family {
+	ADDR_NONE = 0,
+	ADDR_INET = 2,   /* AF_INET */
+	ADDR_INET6 = 10, /* AF_INET6 */
+};
+
+/*
+ * Why an event was not delivered or counted: one per-CPU counter each, so
+ * a user can tell which size to raise.
+ */
+enum loss_reason {
+	LOSS_RING_FULL = 0,  /* trace: the ring buffer had no room (its size: --buffer-kib) */
+	LOSS_CALLS_FULL = 1, /* a call's .return could not be followed: MAX_CALLS_IN_FLIGHT threads were mid-call */
+	LOSS_ROWS_FULL = 2,  /* counting: no room for a new row (the row capacity: --capacity, --max-series) */
+	LOSS_LOOP_BOUND = 3, /* messages of a sendmmsg/recvmmsg beyond what a kernel without bpf_loop can walk */
+	LOSS_REASONS = 4,
+};
 
 struct event {
 	__u64 ts_ns;      /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
@@ -53,7 +81,7 @@ struct event {
 	__u32 cpu;
 	__u16 probe;      /* enum probe_id */
 	__u8 requester;   /* create: 1 kernel, 0 user */
-	__u8 addr_family; /* AF_INET/AF_INET6 when the addresses below are set */
+	__u8 addr_family; /* enum addr_family: which addresses below are set */
 	__u16 lport;      /* host byte order */
 	__u16 rport;
 	__u8 laddr[16];
@@ -72,8 +100,6 @@ enum agg_key_bits {
 	AGG_TYPE = 1 << 6,
 	AGG_PORT = 1 << 7,
 };
-
-#define HIST_BUCKETS 32
 
 /* In-kernel aggregation: what one row of a view is keyed by. */
 struct agg_key {

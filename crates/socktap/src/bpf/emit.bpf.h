@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Where a finished event goes: to user space through the ring buffer
+ * (trace), or counted into its row of the aggregation maps (stat, top,
+ * serve), where no per-event record crosses to user space.
+ */
+#ifndef SOCKTAP_EMIT_BPF_H
+#define SOCKTAP_EMIT_BPF_H
+
+/*
+ * Submit without waking the reader, unless enough is pending: one wake-up
+ * per event costs the traced workload 2-4x, batched wake-ups about 5%. The
+ * reader also polls on a short timer, so a quiet trickle is not held back.
+ */
+static __always_inline u64 wakeup_flag(void)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg.wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+/* log2 bucket of n: 0 for 0, k for [2^(k-1), 2^k), capped at the last one. */
+static __always_inline u32 size_bucket(u64 n)
+{
+	u32 b = 0;
+
+	if (n >= (1ULL << 32)) {
+		return HIST_BUCKETS - 1;
+	}
+	if (n >= (1 << 16)) { b += 16; n >>= 16; }
+	if (n >= (1 << 8)) { b += 8; n >>= 8; }
+	if (n >= (1 << 4)) { b += 4; n >>= 4; }
+	if (n >= (1 << 2)) { b += 2; n >>= 2; }
+	if (n >= (1 << 1)) { b += 1; n >>= 1; }
+	b += n; /* n is now 0 or 1 */
+	return b < HIST_BUCKETS ? b : HIST_BUCKETS - 1;
+}
+
+/* Counts an event into its row: the cheapest way to answer "who uses the network". */
+static __always_inline void aggregate(const struct event *e)
+{
+	struct agg_value zero = {};
+	struct agg_key k = {};
+	struct agg_value *v;
+	u32 keys = cfg.agg_keys;
+	s64 bytes = 0;
+	bool error = false;
+
+	k.probe = e->probe;
+	if (keys & AGG_PID)
+		k.pid = e->pid;
+	if (keys & AGG_UID)
+		k.uid = e->uid;
+	if (keys & AGG_COMM)
+		__builtin_memcpy(k.comm, e->comm, sizeof(k.comm));
+	if (keys & AGG_CGROUP)
+		k.cgroup = e->cgroup;
+	if (keys & AGG_FAMILY)
+		k.family = e->family;
+	if (keys & AGG_PROTOCOL)
+		k.protocol = e->protocol;
+	if (keys & AGG_TYPE)
+		k.type = e->type;
+	if (keys & AGG_PORT)
+		k.port = e->lport;
+
+	if (e->probe == PROBE_CREATE_RETURN)
+		error = e->err < 0;
+	else if (e->probe < PROBE_CREATE && (e->probe & 1))
+		error = e->size < 0;
+	if (e->probe < PROBE_CREATE && !error)
+		bytes = e->size;
+
+	v = map_slot(&agg, &k, &zero);
+	if (!v)
+		return;
+	v->count += 1;
+	v->bytes += bytes;
+	v->errors += error;
+
+	if (cfg.hist && e->probe < PROBE_CREATE && !error) {
+		u32 z = 0;
+		struct agg_hist *empty = bpf_map_lookup_elem(&hist_zero, &z);
+		struct agg_hist *h;
+
+		if (!empty)
+			return;
+		h = map_slot(&agg_hist, &k, empty);
+		if (h)
+			h->buckets[size_bucket(bytes) & (HIST_BUCKETS - 1)] += 1;
+	}
+}
+
+static __always_inline void emit(const struct event *src)
+{
+	struct event *e;
+
+	if (cfg.aggregate) {
+		aggregate(src);
+		return;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_loss(LOSS_RING_FULL);
+		return;
+	}
+	__builtin_memcpy(e, src, sizeof(*e));
+	bpf_ringbuf_submit(e, wakeup_flag());
+}
+
+#endif

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The user's filters (struct config), decided in the kernel before an
+ * event costs anything more. Values of one kind are OR'ed, kinds AND'ed.
+ */
+#ifndef SOCKTAP_FILTER_BPF_H
+#define SOCKTAP_FILTER_BPF_H
+
+static __always_inline bool wanted(u32 probe)
+{
+	return cfg.probe_mask & (1U << probe);
+}
+
+/* Whether v is among the first n values of set (n <= MAX_FILTER). */
+#define IN_SET(v, set, n)                         \
+	({                                        \
+		bool hit_ = false;                \
+		for (int i_ = 0; i_ < MAX_FILTER; i_++) { \
+			if (i_ >= (n))            \
+				break;            \
+			if ((set)[i_] == (v)) {   \
+				hit_ = true;      \
+				break;            \
+			}                         \
+		}                                 \
+		hit_;                             \
+	})
+
+static __always_inline bool comm_eq(const char *a, const volatile char *b)
+{
+	for (int i = 0; i < TASK_COMM_LEN; i++) {
+		if (a[i] != b[i])
+			return false;
+		if (a[i] == 0)
+			return true;
+	}
+	return true;
+}
+
+/* Task filters: cheap, so they run before anything is read. */
+static __always_inline bool pass_task(void)
+{
+	u64 id = bpf_get_current_pid_tgid();
+
+	if (cfg.n_pids && !IN_SET((u32)(id >> 32), cfg.pids, cfg.n_pids))
+		return false;
+	if (cfg.n_tids && !IN_SET((u32)id, cfg.tids, cfg.n_tids))
+		return false;
+	if (cfg.n_uids && !IN_SET((u32)bpf_get_current_uid_gid(), cfg.uids, cfg.n_uids))
+		return false;
+	if (cfg.n_comms) {
+		char comm[TASK_COMM_LEN] = {};
+		bool hit = false;
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		for (int i = 0; i < MAX_FILTER; i++) {
+			if (i >= cfg.n_comms)
+				break;
+			if (comm_eq(comm, cfg.comms[i])) {
+				hit = true;
+				break;
+			}
+		}
+		if (!hit)
+			return false;
+	}
+	return true;
+}
+
+/* Socket filters, on an event whose socket fields are filled in. */
+static __always_inline bool pass_socket(const struct event *e)
+{
+	if (cfg.n_families && !IN_SET(e->family, cfg.families, cfg.n_families))
+		return false;
+	if (cfg.n_protocols && !IN_SET(e->protocol, cfg.protocols, cfg.n_protocols))
+		return false;
+	if (cfg.n_types && !IN_SET(e->type, cfg.types, cfg.n_types))
+		return false;
+	if (cfg.n_ports && !(e->addr_family && (IN_SET(e->lport, cfg.ports, cfg.n_ports) ||
+						IN_SET(e->rport, cfg.ports, cfg.n_ports))))
+		return false;
+	return true;
+}
+
+/* Whether socket.close[.return] is asked for (releases have no result to fail). */
+static __always_inline bool close_wanted(void)
+{
+	return (wanted(PROBE_CLOSE) || wanted(PROBE_CLOSE_RETURN)) && !cfg.failed_only;
+}
+
+static __always_inline bool create_wanted(void)
+{
+	return wanted(PROBE_CREATE) || wanted(PROBE_CREATE_RETURN);
+}
+
+#endif

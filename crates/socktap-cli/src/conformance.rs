@@ -2,12 +2,12 @@
 
 use std::io::Write;
 
-use socktap::conformance;
+use socktap_conformance::Expect;
 
 use crate::cli::ConformanceArgs;
 
 pub fn run(args: &ConformanceArgs) -> anyhow::Result<bool> {
-    let results = conformance::run(args.only.as_deref(), args.backend.backend)?;
+    let results = socktap_conformance::run(args.only.as_deref(), args.backend.backend)?;
     let mut out = std::io::stdout().lock();
     let passed = results.iter().filter(|r| r.passed).count();
     if args.json {
@@ -49,7 +49,7 @@ pub fn run(args: &ConformanceArgs) -> anyhow::Result<bool> {
 }
 
 /// "socket.sendmsg size=100" style short names, with repeats counted.
-fn summarize(expected: &[socktap::conformance::Expect]) -> Vec<String> {
+fn summarize(expected: &[Expect]) -> Vec<String> {
     let mut out: Vec<(String, usize)> = Vec::new();
     for e in expected {
         let mut s = e.path.name().trim_start_matches("socket.").to_string();

@@ -20,7 +20,6 @@
 
 pub mod aggregate;
 mod caps;
-pub mod conformance;
 pub mod coverage;
 mod error;
 mod event;

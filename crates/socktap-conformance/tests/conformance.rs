@@ -1,14 +1,14 @@
 //! The conformance table, run for real against the running kernel.
 
-mod common;
+use socktap_conformance::{cases, privileged, run, Error};
 
 #[test]
 fn every_case_of_the_table_produces_exactly_its_events() {
-    if !common::privileged("conformance") {
+    if !privileged("conformance") {
         return;
     }
-    let results = socktap::conformance::run(None, socktap::Backend::Auto).expect("tracing works");
-    assert_eq!(results.len(), socktap::conformance::cases().len());
+    let results = run(None, socktap::Backend::Auto).expect("tracing works");
+    assert_eq!(results.len(), cases().len());
     let failed: Vec<String> = results
         .iter()
         .filter(|r| !r.passed)
@@ -17,8 +17,8 @@ fn every_case_of_the_table_produces_exactly_its_events() {
     assert!(failed.is_empty(), "failed cases:\n{}", failed.join("\n"));
 }
 
-fn table_passes(backend: socktap::Backend) -> Result<(), socktap::Error> {
-    let results = socktap::conformance::run(None, backend)?;
+fn table_passes(backend: socktap::Backend) -> Result<(), Error> {
+    let results = run(None, backend)?;
     let failed: Vec<String> = results
         .iter()
         .filter(|r| !r.passed)
@@ -34,7 +34,7 @@ fn table_passes(backend: socktap::Backend) -> Result<(), socktap::Error> {
 
 #[test]
 fn the_syscall_backend_passes_the_table_too() {
-    if !common::privileged("syscall backend conformance") {
+    if !privileged("syscall backend conformance") {
         return;
     }
     table_passes(socktap::Backend::Only(socktap::Mechanism::Syscall))
@@ -43,13 +43,13 @@ fn the_syscall_backend_passes_the_table_too() {
 
 #[test]
 fn a_forced_backend_passes_the_table_or_says_why_not() {
-    if !common::privileged("forced backends") {
+    if !privileged("forced backends") {
         return;
     }
     for m in [socktap::Mechanism::Fentry, socktap::Mechanism::Kprobe] {
         match table_passes(socktap::Backend::Only(m)) {
             Ok(()) => {}
-            Err(socktap::Error::Unsupported { probe, reason }) => {
+            Err(Error::Trace(socktap::Error::Unsupported { probe, reason })) => {
                 // Refused here: the error names the mechanism and why.
                 assert!(reason.starts_with(m.name()), "{probe}: {reason}");
                 assert!(reason.len() > m.name().len() + 5, "{reason}");

@@ -1,0 +1,34 @@
+//! The suite's error type.
+
+use std::io;
+
+/// What stops the suite from running at all. A workload that misbehaves is
+/// not an error but a failed case, with the reason in
+/// [`CaseResult::detail`](crate::CaseResult::detail).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Tracing failed: no privileges, no BPF, or a backend this kernel
+    /// cannot serve. Shown exactly as the library shows it.
+    #[error(transparent)]
+    Trace(#[from] socktap::Error),
+    /// A system call of the suite itself failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What the suite was doing.
+        what: &'static str,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with what the suite was doing.
+    pub(crate) fn io(what: &'static str, source: io::Error) -> Error {
+        Error::Io { what, source }
+    }
+}
+
+/// The suite's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,177 @@
+//! Running the cases: one tracer filtered to this thread, the operation,
+//! and a comparison of what the kernel reported with what was expected.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use socktap::{Backend, Event, Filter, Path, Probe, Tracer};
+
+use crate::cases::{cases, seen, Expect, Kind, Op};
+use crate::error::{Error, Result};
+use crate::exit_case::exit_open;
+use crate::operations::Setup;
+use crate::sockets::gettid;
+
+/// The outcome of one case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    /// The operation.
+    pub op: Op,
+    /// The socket kind.
+    pub kind: Kind,
+    /// Whether the events were exactly the expected ones.
+    pub passed: bool,
+    /// What was expected.
+    pub expected: Vec<Expect>,
+    /// What the kernel reported.
+    pub got: Vec<Expect>,
+    /// Why it failed, if it did.
+    pub detail: String,
+}
+
+/// Runs every case whose "op kind" label contains `only` (all if `None`),
+/// with the given backend.
+pub fn run(only: Option<&str>, backend: Backend) -> Result<Vec<CaseResult>> {
+    let mut out = Vec::new();
+    // One tracer for all cases: they run in this thread, and loading the
+    // programs once keeps the table fast on slow (emulated) machines.
+    let mut shared = None;
+    for (op, kind) in cases() {
+        let label = format!("{} {}", op.label(), kind.label());
+        if only.is_some_and(|o| !label.contains(o)) {
+            continue;
+        }
+        out.push(run_case_with(op, kind, backend, &mut shared)?);
+    }
+    Ok(out)
+}
+
+/// The base probes: every kernel-side path once, no aliases.
+pub(crate) fn base_probes() -> Vec<Probe> {
+    Path::ALL.iter().map(|p| p.probe()).collect()
+}
+
+/// Runs one case. Errors are failures to trace at all (no privileges, no
+/// BPF); a workload that misbehaves is a failed case, not an error.
+pub fn run_case(op: Op, kind: Kind, backend: Backend) -> Result<CaseResult> {
+    run_case_with(op, kind, backend, &mut None)
+}
+
+/// Reads and drops what is queued: events of set-up and tear-down.
+fn discard(tracer: &mut Tracer) -> Result<()> {
+    tracer.poll(Duration::ZERO)?;
+    tracer.drain(|_| {});
+    Ok(())
+}
+
+fn run_case_with(
+    op: Op,
+    kind: Kind,
+    backend: Backend,
+    shared: &mut Option<Tracer>,
+) -> Result<CaseResult> {
+    let mut res = CaseResult {
+        op,
+        kind,
+        passed: false,
+        expected: Vec::new(),
+        got: Vec::new(),
+        detail: String::new(),
+    };
+    let me = Filter {
+        tids: vec![gettid()],
+        ..Default::default()
+    };
+    let outcome = match op {
+        Op::ExitOpen => exit_open(kind, backend),
+        _ => {
+            let mut state = match Setup::new(op, kind) {
+                Ok(s) => s,
+                Err(e) => {
+                    res.detail = format!("setting up: {e}");
+                    return Ok(res);
+                }
+            };
+            let tracer = match shared {
+                Some(t) => t,
+                None => shared.insert(
+                    Tracer::builder()
+                        .probes(&base_probes())
+                        .filter(me)
+                        .backend(backend)
+                        .start()?,
+                ),
+            };
+            discard(tracer)?;
+            let expected = state.perform(op, kind);
+            let outcome = collect(tracer, expected);
+            drop(state);
+            discard(tracer)?;
+            outcome
+        }
+    };
+    match outcome {
+        Ok((mut expected, mut got)) => {
+            if op == Op::Socketpair {
+                // Two creations: the syscall layer reports both entries
+                // first, function hooks each entry with its return.
+                expected.sort_by_key(|e| e.path);
+                got.sort_by_key(|e| e.path);
+            }
+            res.passed = expected == got;
+            if !res.passed {
+                res.detail = diff(&expected, &got);
+            }
+            res.expected = expected;
+            res.got = got;
+        }
+        Err(e) => res.detail = e.to_string(),
+    }
+    Ok(res)
+}
+
+/// What was expected and what was seen, in order.
+pub(crate) type Outcome = Result<(Vec<Expect>, Vec<Expect>)>;
+
+/// Reads everything the operation produced. The events of a thread's own
+/// syscalls are in the ring buffer before the syscall returns, so one read
+/// after a short wait finds them all.
+fn collect(tracer: &mut Tracer, expected: io::Result<Vec<Expect>>) -> Outcome {
+    let expected = expected.map_err(|e| Error::io("running the workload", e))?;
+    let got = collect_events(tracer, expected.len())?
+        .iter()
+        .map(seen)
+        .collect();
+    Ok((expected, got))
+}
+
+/// Reads the events that are there, waiting a little for at least `n`.
+/// The events of this thread's (and a waited-for child's) syscalls are in
+/// the ring buffer before the syscall returns: one read finds them. The
+/// deadline only guards against a kernel that is slower than that.
+pub(crate) fn collect_events(tracer: &mut Tracer, n: usize) -> Result<Vec<Event>> {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_millis(200);
+    loop {
+        tracer.poll(Duration::ZERO)?;
+        tracer.drain(|ev| got.push(*ev));
+        if got.len() >= n || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(got)
+}
+
+fn diff(expected: &[Expect], got: &[Expect]) -> String {
+    let mut s = String::new();
+    let n = expected.len().max(got.len());
+    for i in 0..n {
+        let e = expected.get(i).map_or("-".to_string(), ToString::to_string);
+        let g = got.get(i).map_or("-".to_string(), ToString::to_string);
+        if e != g {
+            s.push_str(&format!("#{i}: expected [{e}] got [{g}]; "));
+        }
+    }
+    s
+}

@@ -7,20 +7,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use socktap_conformance::privileged;
 
 const BIN: &str = env!("CARGO_BIN_EXE_socktap");
 const WORKLOAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/workload.py");
-
-fn privileged(test: &str) -> bool {
-    if socktap::can_trace() {
-        return true;
-    }
-    if std::env::var("SOCKTAP_REQUIRE_BPF").as_deref() == Ok("1") {
-        panic!("{test}: SOCKTAP_REQUIRE_BPF=1 but this process cannot load BPF");
-    }
-    eprintln!("skipping {test}: needs CAP_BPF and CAP_PERFMON (run as root)");
-    false
-}
 
 fn socktap(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("runs socktap")

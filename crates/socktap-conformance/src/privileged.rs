@@ -1,4 +1,5 @@
-//! The gate of the tests that load BPF.
+//! The gate of every test that loads BPF: this crate's, the library's
+//! (`crates/socktap/tests`) and the CLI's.
 
 /// Whether this process may load BPF, for a test named `test` that needs
 /// it. Without the capabilities the test is skipped (a line on stderr says

@@ -1,13 +1,12 @@
 //! In-kernel filters, checked with real traffic: what a filter drops never
 //! reaches user space, what it keeps arrives with exact values.
 
-mod common;
-
 use std::net::UdpSocket;
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
 use socktap::{Event, Filter, Path, Probe, Tracer};
+use socktap_conformance::privileged;
 
 fn gettid() -> u32 {
     // SAFETY: gettid has no arguments and cannot fail.
@@ -51,7 +50,7 @@ fn tracer(probes: &[Probe], f: Filter) -> Tracer {
 
 #[test]
 fn family_filter_keeps_only_that_family() {
-    if !common::privileged("family filter") {
+    if !privileged("family filter") {
         return;
     }
     let mut t = tracer(
@@ -78,7 +77,7 @@ fn family_filter_keeps_only_that_family() {
 
 #[test]
 fn protocol_and_port_filters() {
-    if !common::privileged("protocol and port filters") {
+    if !privileged("protocol and port filters") {
         return;
     }
     // Learn the receiver's port first, then filter on a port nobody uses:
@@ -119,7 +118,7 @@ fn protocol_and_port_filters() {
 
 #[test]
 fn failed_filter_keeps_only_failures() {
-    if !common::privileged("failed filter") {
+    if !privileged("failed filter") {
         return;
     }
     let mut t = tracer(
@@ -145,7 +144,7 @@ fn failed_filter_keeps_only_failures() {
 
 #[test]
 fn an_alias_and_its_member_both_fire() {
-    if !common::privileged("alias fan-out") {
+    if !privileged("alias fan-out") {
         return;
     }
     let mut t = tracer(&[Probe::Send, Probe::SendmsgReturn], Filter::default());
@@ -168,7 +167,7 @@ fn an_alias_and_its_member_both_fire() {
 
 #[test]
 fn msg_peek_is_not_a_second_receive() {
-    if !common::privileged("peek") {
+    if !privileged("peek") {
         return;
     }
     let rx = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -222,6 +222,18 @@ pub struct BackendArg {
     pub backend: socktap::Backend,
 }
 
+impl BackendArg {
+    /// How the library loads its programs: the backend, and the
+    /// SOCKTAP_NO_BPF_LOOP switch the tests use to run the programs for
+    /// kernels without bpf_loop on a newer one.
+    pub fn settings(&self) -> socktap::LoadSettings {
+        socktap::LoadSettings {
+            backend: self.backend,
+            bpf_loop: std::env::var_os("SOCKTAP_NO_BPF_LOOP").is_none(),
+        }
+    }
+}
+
 fn parse_backend(s: &str) -> Result<socktap::Backend, String> {
     socktap::Backend::parse(s).ok_or_else(|| {
         format!("unknown backend '{s}' (backends: auto, tracepoint, fentry, kprobe, syscall)")
@@ -235,7 +247,7 @@ fn usage(flag: &str, msg: impl std::fmt::Display) -> anyhow::Error {
 fn names(
     flag: &str,
     values: &[String],
-    parse: fn(&str) -> Result<i64, socktap::tables::Suggestion>,
+    parse: fn(&str) -> Result<i64, socktap::tapset::parse::Suggestion>,
 ) -> anyhow::Result<Vec<i32>> {
     values
         .iter()
@@ -264,7 +276,7 @@ fn uid_of(flag: &str, user: &str) -> anyhow::Result<u32> {
 impl FilterArgs {
     /// The kernel-side filter these flags ask for.
     pub fn to_filter(&self) -> anyhow::Result<socktap::Filter> {
-        use socktap::tables::{parse_family, parse_protocol, parse_type};
+        use socktap::tapset::parse::{parse_family, parse_protocol, parse_type};
         let f = socktap::Filter {
             pids: self.pids.clone(),
             tids: self.tids.clone(),
@@ -318,7 +330,7 @@ impl TraceArgs {
         } else {
             self.probes.iter().map(String::as_str).collect()
         };
-        Ok(socktap::probe::resolve(&pats)?)
+        Ok(socktap::tapset::parse::resolve(&pats)?)
     }
 
     /// The run time limit, checked.

@@ -7,7 +7,7 @@ use socktap_conformance::Expect;
 use crate::cli::ConformanceArgs;
 
 pub fn run(args: &ConformanceArgs) -> anyhow::Result<bool> {
-    let results = socktap_conformance::run(args.only.as_deref(), args.backend.backend)?;
+    let results = socktap_conformance::run(args.only.as_deref(), args.backend.settings())?;
     let mut out = std::io::stdout().lock();
     let passed = results.iter().filter(|r| r.passed).count();
     if args.json {

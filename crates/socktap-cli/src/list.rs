@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use socktap::coverage::{coverage, KernelFeatures};
-use socktap::probe::glob_match;
+use socktap::tapset::parse::glob_match;
 
 use crate::cli::ListArgs;
 use crate::UsageError;
@@ -13,7 +13,7 @@ pub fn run(args: &ListArgs) -> anyhow::Result<()> {
     // The truth comes from trying: load and attach what each probe needs,
     // then detach. Without privileges, predict from the kernel's BTF.
     let (plan, note) = if socktap::can_trace() {
-        match socktap::loader::probe_plan(args.backend.backend) {
+        match socktap::coverage::probe_plan(args.backend.settings()) {
             Ok(plan) => (Some(plan), None),
             Err(e) => (
                 None,

@@ -27,8 +27,16 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+fn print_libbpf(_: libbpf_rs::PrintLevel, msg: String) {
+    eprint!("{msg}");
+}
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    // socktap explains load failures itself (the library reads libbpf's
+    // messages to do so); libbpf's own words are for SOCKTAP_DEBUG=1.
+    let debug = std::env::var_os("SOCKTAP_DEBUG").is_some();
+    libbpf_rs::set_print(debug.then_some((libbpf_rs::PrintLevel::Debug, print_libbpf as _)));
     let mut exit_code = ExitCode::SUCCESS;
     let result = match args.command {
         cli::Command::List(a) => list::run(&a),

@@ -7,9 +7,8 @@ use std::io::Write;
 
 use serde::Serialize;
 use socktap::coverage::KernelFeatures;
-use socktap::tables::{
-    family_display_name, protocol_display_name, sock_state_num2str, sock_type_num2str,
-};
+use socktap::tapset::names::{family_display_name, protocol_display_name, type_display_name};
+use socktap::tapset::tables::sock_state_num2str;
 use socktap::{Event, LossReason, Losses, Path};
 
 /// What a user can do about a loss reason, in the words of socktap's flags.
@@ -68,14 +67,6 @@ pub fn text_header(out: &mut impl Write) -> std::io::Result<()> {
     )
 }
 
-fn type_name(t: i32) -> Cow<'static, str> {
-    match sock_type_num2str(i64::from(t)) {
-        "UNDEF" if t < 0 => Cow::Borrowed("-"),
-        "UNDEF" => Cow::Owned(t.to_string()),
-        s => Cow::Borrowed(s),
-    }
-}
-
 /// Local wall-clock time of day with microseconds.
 fn time_of_day(unix_ns: i128) -> String {
     let secs = (unix_ns.div_euclid(1_000_000_000)) as libc::time_t;
@@ -114,7 +105,7 @@ pub fn text(out: &mut impl Write, clock_offset_ns: i128, ev: &Event) -> std::io:
         ev.tid,
         ev.comm(),
         family_display_name(i64::from(ev.family)),
-        type_name(ev.sock_type),
+        type_display_name(i64::from(ev.sock_type)),
         protocol_display_name(i64::from(ev.family), i64::from(ev.protocol)),
         size,
         ok,
@@ -274,7 +265,7 @@ fn json(
         protocol: ev.protocol,
         protocol_name: protocol_display_name(i64::from(ev.family), i64::from(ev.protocol)),
         sock_type: ev.sock_type,
-        type_name: type_name(ev.sock_type),
+        type_name: type_display_name(i64::from(ev.sock_type)),
         state: (!is_create).then_some(ev.state),
         state_name: (!is_create).then(|| sock_state_num2str(i64::from(ev.state))),
         flags: (!is_create).then_some(ev.flags),

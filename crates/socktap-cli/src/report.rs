@@ -131,7 +131,7 @@ pub fn socktop_report(
     devices: Option<&[Device]>,
     top: usize,
 ) -> String {
-    use socktap::tables::{sock_fam_num2str, sock_prot_num2str};
+    use socktap::tapset::tables::{sock_fam_num2str, sock_prot_num2str};
     let mut s = String::new();
     s.push_str(&format!("{} {} {}\n", "=".repeat(23), time, "=".repeat(24)));
     s.push_str(&format!(

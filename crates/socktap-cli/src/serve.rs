@@ -10,7 +10,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
-use socktap::tables::{family_display_name, protocol_display_name, sock_type_num2str};
+use socktap::tapset::names::{family_display_name, protocol_display_name, type_display_name};
 use socktap::{Aggregator, Counts, Keys, Probe, RowKey};
 
 use crate::cli::ServeArgs;
@@ -52,10 +52,7 @@ fn label_values(labels: &[&str], k: &RowKey) -> Labels {
                 "protocol" => {
                     protocol_display_name(i64::from(k.family), i64::from(k.protocol)).into_owned()
                 }
-                "type" => match sock_type_num2str(i64::from(k.sock_type)) {
-                    "UNDEF" => k.sock_type.to_string(),
-                    s => s.to_string(),
-                },
+                "type" => type_display_name(i64::from(k.sock_type)).into_owned(),
                 _ => k.port.to_string(),
             };
             (l.to_string(), v)
@@ -183,7 +180,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         // Each label set has one row per path: the capacity bounds the
         // number of series.
         .capacity(args.max_series)
-        .backend(args.backend.backend)
+        .load_settings(args.backend.settings())
         .start()?;
     let server = tiny_http::Server::http(&args.listen)
         .map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?;

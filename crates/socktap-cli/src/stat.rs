@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use socktap::aggregate::HIST_BUCKETS;
-use socktap::tables::{family_display_name, protocol_display_name, sock_type_num2str};
+use socktap::tapset::names::{family_display_name, protocol_display_name, type_display_name};
 use socktap::{Aggregator, Counts, Keys, Probe, RowKey};
 
 use crate::cli::StatArgs;
@@ -95,10 +95,7 @@ fn value_of(by: By, probe: Option<Probe>, k: &RowKey) -> String {
         By::Protocol => {
             protocol_display_name(i64::from(k.family), i64::from(k.protocol)).into_owned()
         }
-        By::Type => match sock_type_num2str(i64::from(k.sock_type)) {
-            "UNDEF" => k.sock_type.to_string(),
-            s => s.to_string(),
-        },
+        By::Type => type_display_name(i64::from(k.sock_type)).into_owned(),
         By::Port => k.port.to_string(),
     }
 }
@@ -301,7 +298,7 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
     } else {
         args.probes.iter().map(String::as_str).collect()
     };
-    let probes = socktap::probe::resolve(&pats)?;
+    let probes = socktap::tapset::parse::resolve(&pats)?;
     let by = By::parse_list(&args.by)?;
     let filter = args.filter.to_filter()?;
     let every = crate::cli::seconds("-i/--interval", args.interval)?;
@@ -313,7 +310,7 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
         .keys(keys_for(&by))
         .histograms(hist)
         .capacity(args.capacity)
-        .backend(args.backend.backend)
+        .load_settings(args.backend.settings())
         .start()?;
     let stop = stop_flag()?;
     let names: Vec<&str> = probes.iter().map(|p| p.name()).collect();

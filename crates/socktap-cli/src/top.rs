@@ -14,7 +14,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table};
 use ratatui::Frame;
 use socktap::aggregate::Device;
-use socktap::tables::{family_display_name, protocol_display_name};
+use socktap::tapset::names::{family_display_name, protocol_display_name};
 use socktap::{Aggregator, Keys, Probe};
 
 use crate::cli::TopArgs;
@@ -49,7 +49,7 @@ fn start(args: &TopArgs) -> anyhow::Result<Aggregator> {
         })
         .capacity(args.capacity)
         .devices(args.devices)
-        .backend(args.backend.backend)
+        .load_settings(args.backend.settings())
         .start()?)
 }
 

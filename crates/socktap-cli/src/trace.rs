@@ -37,7 +37,7 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
         .filter(filter)
         .include_peek(args.include_peek)
         .ring_buffer_bytes(args.buffer_kib.saturating_mul(1024))
-        .backend(args.backend.backend)
+        .load_settings(args.backend.settings())
         .start()?;
     let names: Vec<&str> = probes.iter().map(|p| p.name()).collect();
     eprintln!(

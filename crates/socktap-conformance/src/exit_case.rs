@@ -5,7 +5,7 @@ use std::ffi::CString;
 use std::io;
 use std::mem::zeroed;
 
-use socktap::{Backend, Filter, Path, Tracer};
+use socktap::{Filter, LoadSettings, Path, Tracer};
 
 use crate::cases::{seen, Expect, Kind};
 use crate::error::Error;
@@ -15,7 +15,7 @@ use crate::sockets::{check, gettid, last_err};
 /// A child process creates a socket and exits with it open; the parent
 /// traces the child by its command name, unique to the calling thread so
 /// cases running in parallel threads do not see each other's children.
-pub(crate) fn exit_open(kind: Kind, backend: Backend) -> Outcome {
+pub(crate) fn exit_open(kind: Kind, settings: LoadSettings) -> Outcome {
     let comm = format!("stx{}", gettid());
     let mut tracer = Tracer::builder()
         .probes(&base_probes())
@@ -23,7 +23,7 @@ pub(crate) fn exit_open(kind: Kind, backend: Backend) -> Outcome {
             comms: vec![comm.clone()],
             ..Default::default()
         })
-        .backend(backend)
+        .load_settings(settings)
         .start()?;
     let name =
         CString::new(comm).map_err(|e| Error::io("naming the child", io::Error::other(e)))?;

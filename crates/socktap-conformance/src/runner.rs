@@ -4,7 +4,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use socktap::{Backend, Event, Filter, Path, Probe, Tracer};
+use socktap::{Event, Filter, LoadSettings, Path, Probe, Tracer};
 
 use crate::cases::{cases, seen, Expect, Kind, Op};
 use crate::error::{Error, Result};
@@ -30,8 +30,9 @@ pub struct CaseResult {
 }
 
 /// Runs every case whose "op kind" label contains `only` (all if `None`),
-/// with the given backend.
-pub fn run(only: Option<&str>, backend: Backend) -> Result<Vec<CaseResult>> {
+/// with the given load settings (a backend converts into them).
+pub fn run(only: Option<&str>, settings: impl Into<LoadSettings>) -> Result<Vec<CaseResult>> {
+    let settings = settings.into();
     let mut out = Vec::new();
     // One tracer for all cases: they run in this thread, and loading the
     // programs once keeps the table fast on slow (emulated) machines.
@@ -41,7 +42,7 @@ pub fn run(only: Option<&str>, backend: Backend) -> Result<Vec<CaseResult>> {
         if only.is_some_and(|o| !label.contains(o)) {
             continue;
         }
-        out.push(run_case_with(op, kind, backend, &mut shared)?);
+        out.push(run_case_with(op, kind, settings, &mut shared)?);
     }
     Ok(out)
 }
@@ -53,8 +54,8 @@ pub(crate) fn base_probes() -> Vec<Probe> {
 
 /// Runs one case. Errors are failures to trace at all (no privileges, no
 /// BPF); a workload that misbehaves is a failed case, not an error.
-pub fn run_case(op: Op, kind: Kind, backend: Backend) -> Result<CaseResult> {
-    run_case_with(op, kind, backend, &mut None)
+pub fn run_case(op: Op, kind: Kind, settings: impl Into<LoadSettings>) -> Result<CaseResult> {
+    run_case_with(op, kind, settings.into(), &mut None)
 }
 
 /// Reads and drops what is queued: events of set-up and tear-down.
@@ -67,7 +68,7 @@ fn discard(tracer: &mut Tracer) -> Result<()> {
 fn run_case_with(
     op: Op,
     kind: Kind,
-    backend: Backend,
+    settings: LoadSettings,
     shared: &mut Option<Tracer>,
 ) -> Result<CaseResult> {
     let mut res = CaseResult {
@@ -83,7 +84,7 @@ fn run_case_with(
         ..Default::default()
     };
     let outcome = match op {
-        Op::ExitOpen => exit_open(kind, backend),
+        Op::ExitOpen => exit_open(kind, settings),
         _ => {
             let mut state = match Setup::new(op, kind) {
                 Ok(s) => s,
@@ -98,7 +99,7 @@ fn run_case_with(
                     Tracer::builder()
                         .probes(&base_probes())
                         .filter(me)
-                        .backend(backend)
+                        .load_settings(settings)
                         .start()?,
                 ),
             };

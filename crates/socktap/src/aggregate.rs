@@ -4,21 +4,23 @@
 
 use std::collections::HashMap;
 
-use libbpf_rs::{MapCore, MapFlags};
+use libbpf_rs::MapCore;
 
-use crate::error::{Error, Result};
+use crate::backend::{Backend, LoadSettings, Plan};
+use crate::error::Result;
 use crate::filter::Filter;
-use crate::loader::{self, Backend, Loaded, Plan};
+use crate::kernel::loader::{self, Loaded};
+use crate::kernel::maps;
+use crate::kernel::skel::types;
 use crate::loss::Losses;
-use crate::probe::{Path, Probe};
-use crate::skel::types;
+use crate::tapset::{path_mask, Path, Probe};
 
 /// Number of log2 size buckets: bucket 0 holds size 0, bucket k sizes in
 /// [2^(k-1), 2^k), the last one everything larger.
-pub const HIST_BUCKETS: usize = 32;
+pub const HIST_BUCKETS: usize = types::socktap_limits::HIST_BUCKETS.0 as usize;
 
 /// Default number of rows the kernel side holds.
-pub const DEFAULT_CAPACITY: u32 = 10240;
+pub const DEFAULT_CAPACITY: u32 = types::socktap_limits::DEFAULT_ROWS.0;
 
 /// Which event fields a row is keyed by (besides the probe path, always kept).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -161,7 +163,7 @@ pub struct AggregatorBuilder {
     hist: bool,
     capacity: u32,
     devices: bool,
-    backend: Backend,
+    settings: LoadSettings,
 }
 
 impl Default for AggregatorBuilder {
@@ -173,7 +175,7 @@ impl Default for AggregatorBuilder {
             hist: false,
             capacity: DEFAULT_CAPACITY,
             devices: false,
-            backend: Backend::Auto,
+            settings: LoadSettings::default(),
         }
     }
 }
@@ -218,13 +220,26 @@ impl AggregatorBuilder {
 
     /// Which kernel mechanisms to use (default: the best, by trying).
     pub fn backend(mut self, backend: Backend) -> Self {
-        self.backend = backend;
+        self.settings.backend = backend;
+        self
+    }
+
+    /// All the load settings at once (backend, bpf_loop).
+    pub fn load_settings(mut self, settings: LoadSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Whether to use bpf_loop where the kernel has it (default true);
+    /// false loads the programs for kernels without it, to test them.
+    pub fn bpf_loop(mut self, yes: bool) -> Self {
+        self.settings.bpf_loop = yes;
         self
     }
 
     /// Loads and attaches the programs.
     pub fn start(self) -> Result<Aggregator> {
-        let mask = crate::probe::path_mask(&self.probes);
+        let mask = path_mask(&self.probes);
         let loaded = loader::load(&loader::Options {
             mask,
             filter: &self.filter,
@@ -233,7 +248,7 @@ impl AggregatorBuilder {
             ring_bytes: 4096,
             aggregate: Some((self.keys.bits(), self.hist, self.capacity)),
             devices: self.devices,
-            backend: self.backend,
+            settings: self.settings,
             unions_only: unions_only(&self.probes),
         })?;
         Ok(Aggregator {
@@ -288,16 +303,9 @@ impl Aggregator {
 
     /// Cumulative counts since start, per kernel row.
     pub fn totals(&self) -> Result<HashMap<RowKey, Counts>> {
-        let maps = &self.loaded.skel.maps;
+        let m = &self.loaded.skel.maps;
         let mut rows = HashMap::new();
-        for raw_key in maps.agg.keys() {
-            let Some(per_cpu) = maps
-                .agg
-                .lookup_percpu(&raw_key, MapFlags::ANY)
-                .map_err(|e| Error::bpf("reading the aggregation map", e))?
-            else {
-                continue; // deleted meanwhile
-            };
+        for raw_key in m.agg.keys() {
             let mut k = types::agg_key::default();
             if plain::copy_from_bytes(&mut k, &raw_key).is_err() {
                 continue;
@@ -305,24 +313,22 @@ impl Aggregator {
             let Some(path) = Path::from_id(k.probe) else {
                 continue;
             };
-            let v = loader::sum_per_cpu(&per_cpu, 3);
-            let mut counts = Counts {
-                count: v[0],
-                bytes: v[1],
-                errors: v[2],
-                hist: None,
+            let Some(v) = maps::sum_at::<types::agg_value>(&m.agg, &raw_key, "the row map")? else {
+                continue; // deleted meanwhile
             };
-            if self.hist {
-                let h = maps
-                    .agg_hist
-                    .lookup_percpu(&raw_key, MapFlags::ANY)
-                    .map_err(|e| Error::bpf("reading the histogram map", e))?;
-                let mut buckets = [0u64; HIST_BUCKETS];
-                if let Some(h) = h {
-                    buckets.copy_from_slice(&loader::sum_per_cpu(&h, HIST_BUCKETS));
-                }
-                counts.hist = Some(buckets);
-            }
+            let hist = if self.hist {
+                let h =
+                    maps::sum_at::<types::agg_hist>(&m.agg_hist, &raw_key, "the histogram map")?;
+                Some(h.unwrap_or_default().buckets)
+            } else {
+                None
+            };
+            let counts = Counts {
+                count: v.count,
+                bytes: v.bytes,
+                errors: v.errors,
+                hist,
+            };
             let key = RowKey {
                 path,
                 pid: k.pid,
@@ -389,34 +395,30 @@ impl Aggregator {
     /// Events not counted since start, by reason: for counting, mostly
     /// rows beyond the capacity ([`LossReason::RowsFull`](crate::LossReason::RowsFull)).
     pub fn losses(&self) -> Result<Losses> {
-        loader::read_losses(&self.loaded.skel.maps.losses)
+        maps::read_losses(&self.loaded.skel.maps.losses)
     }
 
     /// Device traffic since the previous call, busiest first.
     pub fn devices_interval(&mut self) -> Result<Vec<Device>> {
-        let maps = &self.loaded.skel.maps;
+        let m = &self.loaded.skel.maps;
         let mut now = HashMap::new();
-        for raw_key in maps.devs.keys() {
-            let Some(per_cpu) = maps
-                .devs
-                .lookup_percpu(&raw_key, MapFlags::ANY)
-                .map_err(|e| Error::bpf("reading the device map", e))?
-            else {
-                continue;
-            };
+        for raw_key in m.devs.keys() {
             let Ok(ifindex) = <[u8; 4]>::try_from(raw_key.as_slice()).map(u32::from_ne_bytes)
             else {
                 continue;
             };
-            let v = loader::sum_per_cpu(&per_cpu, 4);
+            let Some(v) = maps::sum_at::<types::dev_value>(&m.devs, &raw_key, "the device map")?
+            else {
+                continue;
+            };
             now.insert(
                 ifindex,
                 Device {
                     name: if_name(ifindex),
-                    tx_packets: v[0],
-                    rx_packets: v[1],
-                    tx_bytes: v[2],
-                    rx_bytes: v[3],
+                    tx_packets: v.tx_packets,
+                    rx_packets: v.rx_packets,
+                    tx_bytes: v.tx_bytes,
+                    rx_bytes: v.rx_bytes,
                 },
             );
         }
@@ -473,10 +475,6 @@ fn if_name(ifindex: u32) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-// SAFETY: these are `#[repr(C)]` structs of integers and integer arrays
-// generated from the C definitions, so every bit pattern is valid.
-unsafe impl plain::Plain for types::agg_key {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,24 +489,26 @@ mod tests {
 
     #[test]
     fn key_bits_match_the_c_enum() {
+        use types::agg_key_bits as c;
         assert_eq!(Keys::default().bits(), 0);
-        let all = Keys {
-            pid: true,
-            uid: true,
-            comm: true,
-            cgroup: true,
-            family: true,
-            protocol: true,
-            sock_type: true,
-            port: true,
+        let one = |f: fn(&mut Keys)| {
+            let mut k = Keys::default();
+            f(&mut k);
+            k.bits()
         };
-        assert_eq!(all.bits(), 0xff);
-        let k = Keys {
-            family: true,
-            port: true,
-            ..Default::default()
-        };
-        assert_eq!(k.bits(), (1 << 4) | (1 << 7));
+        assert_eq!(one(|k| k.pid = true), c::AGG_PID.0);
+        assert_eq!(one(|k| k.uid = true), c::AGG_UID.0);
+        assert_eq!(one(|k| k.comm = true), c::AGG_COMM.0);
+        assert_eq!(one(|k| k.cgroup = true), c::AGG_CGROUP.0);
+        assert_eq!(one(|k| k.family = true), c::AGG_FAMILY.0);
+        assert_eq!(one(|k| k.protocol = true), c::AGG_PROTOCOL.0);
+        assert_eq!(one(|k| k.sock_type = true), c::AGG_TYPE.0);
+        assert_eq!(one(|k| k.port = true), c::AGG_PORT.0);
+    }
+
+    #[test]
+    fn histogram_and_capacity_sizes_are_the_kernels() {
+        assert_eq!(types::agg_hist::default().buckets.len(), HIST_BUCKETS);
     }
 
     #[test]

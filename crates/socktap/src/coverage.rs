@@ -1,10 +1,16 @@
 //! What serves each probe on the running kernel, and what it cannot see.
 
-use libbpf_rs::btf::types::{Enum, Typedef};
-use libbpf_rs::btf::Btf;
+use crate::backend::{LoadSettings, Mechanism, Plan, Role};
+use crate::error::Result;
+pub use crate::kernel::features::KernelFeatures;
+use crate::tapset::Probe;
 
-use crate::loader::{Mechanism, Plan, Role};
-use crate::probe::Probe;
+/// Which mechanism serves each role on this kernel, found by loading and
+/// attaching every program the roles need, then detaching. Needs the same
+/// privileges as tracing.
+pub fn probe_plan(settings: LoadSettings) -> Result<Plan> {
+    crate::kernel::loader::probe_plan(settings)
+}
 
 /// How completely a probe is served.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,70 +46,6 @@ pub struct ProbeCoverage {
     pub coverage: Coverage,
 }
 
-/// Kernel facilities socktap's programs need, read from the kernel's BTF.
-#[derive(Debug, Clone, Default)]
-pub struct KernelFeatures {
-    /// The kernel has BTF at /sys/kernel/btf/vmlinux.
-    pub btf: bool,
-    /// sock:sock_send_length and sock:sock_recv_length (6.3+).
-    pub length_tracepoints: bool,
-    /// raw_syscalls:sys_enter / sys_exit as BTF tracepoints.
-    pub syscall_tracepoints: bool,
-    /// sched:sched_process_exit as a BTF tracepoint.
-    pub exit_tracepoint: bool,
-    /// The bpf_loop helper (5.17+).
-    pub bpf_loop: bool,
-    /// `enum socket_flags` bit names (without SOCK_/SOCKWQ_), when the kernel has the enum.
-    pub socket_flags: Vec<(u32, String)>,
-}
-
-impl KernelFeatures {
-    /// Reads the running kernel's BTF once.
-    pub fn probe() -> KernelFeatures {
-        let Ok(btf) = Btf::from_vmlinux() else {
-            return KernelFeatures::default();
-        };
-        let has_tp = |name: &str| btf.type_by_name::<Typedef>(name).is_some();
-        let socket_flags = btf
-            .type_by_name::<Enum>("socket_flags")
-            .map(|e| {
-                e.iter()
-                    .filter_map(|m| {
-                        let name = m.name?.to_str()?;
-                        let short = name
-                            .strip_prefix("SOCKWQ_")
-                            .or_else(|| name.strip_prefix("SOCK_"))
-                            .unwrap_or(name);
-                        Some((u32::try_from(m.value).ok()?, short.to_string()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        KernelFeatures {
-            btf: true,
-            length_tracepoints: has_tp("btf_trace_sock_send_length")
-                && has_tp("btf_trace_sock_recv_length"),
-            syscall_tracepoints: has_tp("btf_trace_sys_enter") && has_tp("btf_trace_sys_exit"),
-            exit_tracepoint: has_tp("btf_trace_sched_process_exit"),
-            bpf_loop: btf.type_by_name::<Enum>("bpf_func_id").is_some_and(|e| {
-                e.iter()
-                    .any(|m| m.name.is_some_and(|n| n == "BPF_FUNC_loop"))
-            }),
-            socket_flags,
-        }
-    }
-
-    /// Names socket flags the way the running kernel does, falling back to
-    /// the tapset's table where the kernel's BTF has no `enum socket_flags`.
-    pub fn sock_flags_str(&self, flags: u64) -> String {
-        if self.socket_flags.is_empty() {
-            crate::tables::sock_flags_num2str(flags)
-        } else {
-            crate::tables::sock_flags_num2str_with(flags, &self.socket_flags)
-        }
-    }
-}
-
 const IO_URING_WRITE: &str = "io_uring WRITE on a socket is reported under socket.sendmsg.return";
 const IO_URING_READ: &str = "io_uring READ on a socket is reported under socket.recvmsg.return";
 const FAMILIES: &str = "only INET, INET6, UNIX and NETLINK sockets are seen";
@@ -114,10 +56,10 @@ const SEND_ENTRY: &str = "no entry for io_uring and kernel-internal senders; sen
 const RECV_ENTRY: &str = "no entry for io_uring and kernel-internal receivers; recvmmsg entries are all reported at syscall entry, one per message";
 const CREATE: &str = "kernel-created sockets (requester=1) and io_uring SOCKET are not seen; on some kernels (seen on 7.2) the syscall tracepoints miss the first syscalls of a process forked a moment before";
 const CLOSE: &str = "not seen: a socket still referenced elsewhere when its last descriptor goes (SCM_RIGHTS in flight, io_uring fixed file, a call running in another thread), close-on-exec, kernel sockets";
-const NO_LOOP: &str = "this kernel has no bpf_loop (< 5.17): at most 16 messages of a sendmmsg/recvmmsg get entries (summing up to 8 segments each), and close_range and exit scan at most 256 descriptors";
+const NO_LOOP: &str = "without bpf_loop (kernels before 5.17): at most 16 messages of a sendmmsg/recvmmsg get entries (summing up to 8 segments each), and close_range and exit scan at most 256 descriptors";
 
 /// Coverage of every probe, given which mechanism serves each role (from
-/// [`probe_plan`](crate::loader::probe_plan)), or predicted from the
+/// [`probe_plan`]), or predicted from the
 /// kernel's BTF when the plan could not be probed (no privileges).
 pub fn coverage(k: &KernelFeatures, plan: Option<&Plan>) -> Vec<ProbeCoverage> {
     Probe::ALL
@@ -186,7 +128,7 @@ fn hooks(role: Role, mech: Mechanism, probe: Probe) -> &'static str {
     }
 }
 
-fn partial(k: &KernelFeatures, role: Role, mech: Mechanism, probe: Probe) -> Option<&'static str> {
+fn partial(bpf_loop: bool, role: Role, mech: Mechanism, probe: Probe) -> Option<&'static str> {
     use Probe as P;
     let file_write = matches!(
         probe,
@@ -201,7 +143,7 @@ fn partial(k: &KernelFeatures, role: Role, mech: Mechanism, probe: Probe) -> Opt
         (Role::Messages, _) if file_write => Some(FAMILIES_WRITE),
         (Role::Messages, _) if file_read => Some(FAMILIES_READ),
         (Role::Messages, _) => Some(FAMILIES),
-        (Role::Entries, _) if !k.bpf_loop && matches!(probe, P::Sendmsg | P::Recvmsg) => {
+        (Role::Entries, _) if !bpf_loop && matches!(probe, P::Sendmsg | P::Recvmsg) => {
             Some(NO_LOOP)
         }
         (Role::Entries, _) => match probe {
@@ -212,7 +154,7 @@ fn partial(k: &KernelFeatures, role: Role, mech: Mechanism, probe: Probe) -> Opt
             _ => None,
         },
         (Role::Create, Mechanism::Syscall) => Some(CREATE),
-        (Role::Close, Mechanism::Syscall) if !k.bpf_loop => Some(NO_LOOP),
+        (Role::Close, Mechanism::Syscall) if !bpf_loop => Some(NO_LOOP),
         (Role::Close, Mechanism::Syscall) => Some(CLOSE),
         _ => None,
     }
@@ -248,7 +190,8 @@ fn probe_coverage(k: &KernelFeatures, plan: Option<&Plan>, probe: Probe) -> Prob
             Ok(m) => (
                 Some(m),
                 hooks(role, m, probe),
-                partial(k, role, m, probe).map_or(Coverage::Full, Coverage::Partial),
+                partial(plan.map_or(k.bpf_loop, |p| p.bpf_loop), role, m, probe)
+                    .map_or(Coverage::Full, Coverage::Partial),
             ),
             Err(why) => (None, "-", Coverage::Unavailable(why)),
         }
@@ -303,6 +246,7 @@ mod tests {
                 (Role::Create, Mechanism::Fentry),
             ],
             unavailable: vec![(Role::Close, "refused".into())],
+            bpf_loop: true,
         };
         let send = probe_coverage(&k, Some(&plan), Probe::Send);
         assert_eq!(send.mechanism, "fentry");

@@ -68,7 +68,9 @@ fn hint(nearest: &[String]) -> String {
 impl Error {
     /// Wraps a libbpf error, recognising missing privileges.
     pub(crate) fn bpf(what: impl Into<String>, source: libbpf_rs::Error) -> Error {
-        if source.kind() == libbpf_rs::ErrorKind::PermissionDenied && !crate::caps::can_trace() {
+        if source.kind() == libbpf_rs::ErrorKind::PermissionDenied
+            && !crate::kernel::features::can_trace()
+        {
             return Error::Permission;
         }
         Error::Bpf {

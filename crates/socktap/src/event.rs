@@ -2,11 +2,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::probe::{Path, Probe};
-use crate::skel::types;
+use crate::kernel::skel::types;
+use crate::tapset::{Path, Probe};
 
-const AF_INET: u8 = 2;
-const AF_INET6: u8 = 10;
+const AF_INET: u8 = types::addr_family::ADDR_INET.0 as u8;
+const AF_INET6: u8 = types::addr_family::ADDR_INET6.0 as u8;
 
 /// One firing of a tapset probe, with the tapset's variables and the
 /// process context. Plain data: copying one is cheap.
@@ -159,10 +159,6 @@ fn addresses(raw: &types::event) -> (Option<SocketAddr>, Option<SocketAddr>) {
     let remote = ip(&raw.raddr).map(|a| SocketAddr::new(a, raw.rport));
     (local, remote)
 }
-
-// SAFETY: `types::event` is a `#[repr(C)]` struct of integers and integer
-// arrays generated from the C definition, so every bit pattern is valid.
-unsafe impl plain::Plain for types::event {}
 
 #[cfg(test)]
 mod tests {

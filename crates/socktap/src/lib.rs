@@ -8,7 +8,7 @@
 //! use socktap::{Filter, Probe, Tracer};
 //!
 //! let mut tracer = Tracer::builder()
-//!     .probes(&socktap::probe::resolve(&["socket.send*"])?)
+//!     .probes(&socktap::tapset::parse::resolve(&["socket.send*"])?)
 //!     .filter(Filter { families: vec![2], ..Default::default() })
 //!     .start()?;
 //! tracer.poll(Duration::from_millis(100))?;
@@ -16,39 +16,33 @@
 //! println!("lost: {}", tracer.losses()?);
 //! # Ok::<(), socktap::Error>(())
 //! ```
+//!
+//! The data path, and the modules along it: the BPF programs
+//! (`src/bpf/`, loaded by the private `kernel` module) fill events and
+//! either send them through the ring buffer, read by a [`Tracer`] and
+//! decoded into [`Event`]s, or count them into maps, read by an
+//! [`Aggregator`]. [`tapset`] is the tapset itself (probes, tables, names),
+//! [`backend`] the vocabulary of mechanisms, and [`coverage`] what serves
+//! each probe on the running kernel.
 #![warn(missing_docs)]
 
 pub mod aggregate;
-mod caps;
+pub mod backend;
 pub mod coverage;
 mod error;
 mod event;
 mod filter;
-pub mod loader;
+mod kernel;
 mod loss;
-pub mod probe;
-pub mod tables;
+pub mod tapset;
 mod tracer;
 
-mod skel {
-    #![allow(
-        clippy::all,
-        clippy::pedantic,
-        missing_docs,
-        dead_code,
-        non_camel_case_types,
-        non_snake_case,
-        unused_imports
-    )]
-    include!(concat!(env!("OUT_DIR"), "/socktap.skel.rs"));
-}
-
 pub use aggregate::{Aggregator, AggregatorBuilder, Counts, Keys, RowKey};
-pub use caps::can_trace;
+pub use backend::{Backend, LoadSettings, Mechanism, Plan, Role};
 pub use error::{Error, Result};
 pub use event::Event;
-pub use filter::{Filter, MAX_VALUES};
-pub use loader::{Backend, Mechanism, Plan, Role};
+pub use filter::{Filter, MAX_COMM_BYTES, MAX_VALUES};
+pub use kernel::features::can_trace;
 pub use loss::{LossReason, Losses};
-pub use probe::{Path, Probe};
+pub use tapset::{Path, Probe};
 pub use tracer::{Tracer, TracerBuilder, DEFAULT_RING_BYTES};

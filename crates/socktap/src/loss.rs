@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::skel::types::loss_reason as kernel;
+use crate::kernel::skel::types::loss_reason as kernel;
 
 /// Why an event was not delivered or counted (the BPF side's `enum loss_reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,4 +1,5 @@
-//! Loading, attaching and reading the BPF programs.
+//! Tracing: every firing of the chosen probes as an [`Event`], read from
+//! the ring buffer the programs submit into.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -7,12 +8,14 @@ use std::time::Duration;
 
 use libbpf_rs::{RingBuffer, RingBufferBuilder};
 
+use crate::backend::{Backend, LoadSettings, Plan};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::filter::Filter;
-use crate::loader::{self, Backend, Loaded, Plan};
+use crate::kernel::loader::{self, Loaded};
+use crate::kernel::maps;
 use crate::loss::Losses;
-use crate::probe::{Path, Probe};
+use crate::tapset::{path_mask, Path, Probe};
 
 /// Default ring buffer size: room for about 29,000 events between reads.
 pub const DEFAULT_RING_BYTES: u32 = 4 << 20;
@@ -36,7 +39,7 @@ pub struct TracerBuilder {
     filter: Filter,
     ring_bytes: u32,
     include_peek: bool,
-    backend: Backend,
+    settings: LoadSettings,
 }
 
 impl Default for TracerBuilder {
@@ -46,7 +49,7 @@ impl Default for TracerBuilder {
             filter: Filter::default(),
             ring_bytes: DEFAULT_RING_BYTES,
             include_peek: false,
-            backend: Backend::Auto,
+            settings: LoadSettings::default(),
         }
     }
 }
@@ -81,7 +84,20 @@ impl TracerBuilder {
     /// Which kernel mechanisms to use (default: the best the kernel
     /// accepts, per probe, found by trying).
     pub fn backend(mut self, backend: Backend) -> Self {
-        self.backend = backend;
+        self.settings.backend = backend;
+        self
+    }
+
+    /// All the load settings at once (backend, bpf_loop).
+    pub fn load_settings(mut self, settings: LoadSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Whether to use bpf_loop where the kernel has it (default true);
+    /// false loads the programs for kernels without it, to test them.
+    pub fn bpf_loop(mut self, yes: bool) -> Self {
+        self.settings.bpf_loop = yes;
         self
     }
 
@@ -124,7 +140,7 @@ impl Tracer {
                 fan_out[path as usize].push(probe);
             }
         }
-        let mask = crate::probe::path_mask(&b.probes);
+        let mask = path_mask(&b.probes);
 
         let ring_bytes = b.ring_bytes.max(4096).next_power_of_two();
         let loaded = loader::load(&loader::Options {
@@ -134,7 +150,7 @@ impl Tracer {
             ring_bytes,
             aggregate: None,
             devices: false,
-            backend: b.backend,
+            settings: b.settings,
             unions_only: false,
         })?;
 
@@ -227,7 +243,7 @@ impl Tracer {
     /// Events lost since start, by reason: for a trace, mostly the ring
     /// buffer being full.
     pub fn losses(&self) -> Result<Losses> {
-        loader::read_losses(&self.loaded.skel.maps.losses)
+        maps::read_losses(&self.loaded.skel.maps.losses)
     }
 
     /// Converts an event timestamp (CLOCK_MONOTONIC) to nanoseconds since

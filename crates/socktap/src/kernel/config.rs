@@ -1,0 +1,147 @@
+//! Writing what the user asked for into the programs' `.rodata`
+//! configuration (`struct config`), before load: the verifier then prunes
+//! every branch a run does not need.
+
+use super::loader::Options;
+use super::skel::types;
+use crate::backend::{Mechanism, Plan, Role};
+use crate::error::{Error, Result};
+use crate::filter::{Filter, MAX_VALUES};
+
+/// Writes the options and the chosen plan into the configuration; returns
+/// the sizes of the row and histogram maps.
+pub(crate) fn write_options(
+    o: &Options<'_>,
+    plan: &Plan,
+    cfg: &mut types::config,
+) -> Result<(u32, u32)> {
+    let served_by_syscalls = |role| u32::from(plan.mechanism(role) == Some(Mechanism::Syscall));
+    cfg.probe_mask = o.mask;
+    cfg.skip_peek = u32::from(!o.include_peek);
+    cfg.syscall_create = served_by_syscalls(Role::Create);
+    cfg.syscall_close = served_by_syscalls(Role::Close);
+    cfg.syscall_messages = served_by_syscalls(Role::Messages);
+    cfg.skip_classify = u32::from(o.unions_only && o.aggregate.is_some());
+    // Wake the reader once an eighth of the ring is pending; below that it
+    // reads on its own short timer.
+    cfg.wakeup_bytes = o.ring_bytes / 8;
+    write_filter(o.filter, cfg)?;
+    // Unused maps get one entry: they cannot have none.
+    Ok(match o.aggregate {
+        Some((keys, hist, capacity)) => {
+            cfg.aggregate = 1;
+            cfg.agg_keys = keys;
+            cfg.hist = u32::from(hist);
+            (capacity.max(1), if hist { capacity.max(1) } else { 1 })
+        }
+        None => (1, 1),
+    })
+}
+
+fn fill<T: Copy, const N: usize>(
+    kind: &'static str,
+    values: &[T],
+    dst: &mut [T; N],
+    count: &mut u32,
+) -> Result<()> {
+    if values.len() > N {
+        return Err(Error::TooManyFilters {
+            kind,
+            count: values.len(),
+            max: N,
+        });
+    }
+    dst[..values.len()].copy_from_slice(values);
+    // Bounded by N (8) just above, so the cast cannot truncate.
+    *count = values.len() as u32;
+    Ok(())
+}
+
+/// Writes the filter into the configuration.
+pub(crate) fn write_filter(f: &Filter, cfg: &mut types::config) -> Result<()> {
+    fill("pid", &f.pids, &mut cfg.pids, &mut cfg.n_pids)?;
+    fill("tid", &f.tids, &mut cfg.tids, &mut cfg.n_tids)?;
+    fill("uid", &f.uids, &mut cfg.uids, &mut cfg.n_uids)?;
+    fill(
+        "family",
+        &f.families,
+        &mut cfg.families,
+        &mut cfg.n_families,
+    )?;
+    fill(
+        "protocol",
+        &f.protocols,
+        &mut cfg.protocols,
+        &mut cfg.n_protocols,
+    )?;
+    fill("type", &f.types, &mut cfg.types, &mut cfg.n_types)?;
+    fill("port", &f.ports, &mut cfg.ports, &mut cfg.n_ports)?;
+    if f.comms.len() > MAX_VALUES {
+        return Err(Error::TooManyFilters {
+            kind: "comm",
+            count: f.comms.len(),
+            max: MAX_VALUES,
+        });
+    }
+    for (slot, comm) in cfg.comms.iter_mut().zip(&f.comms) {
+        // The kernel keeps the name and a NUL: compare what it can hold.
+        let room = slot.len() - 1;
+        for (d, s) in slot.iter_mut().zip(comm.bytes().take(room)) {
+            *d = s as i8;
+        }
+    }
+    cfg.n_comms = f.comms.len() as u32;
+    cfg.failed_only = u32::from(f.failed_only);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_the_config() {
+        let f = Filter {
+            pids: vec![1, 2],
+            comms: vec!["a-very-long-command-name".into()],
+            families: vec![2, 10],
+            ports: vec![443],
+            failed_only: true,
+            ..Default::default()
+        };
+        let mut cfg = types::config::default();
+        write_filter(&f, &mut cfg).unwrap();
+        assert_eq!(cfg.n_pids, 2);
+        assert_eq!(&cfg.pids[..2], &[1, 2]);
+        assert_eq!(cfg.n_families, 2);
+        assert_eq!(cfg.n_ports, 1);
+        assert_eq!(cfg.ports[0], 443);
+        assert_eq!(cfg.failed_only, 1);
+        assert_eq!(cfg.n_comms, 1);
+        let comm: Vec<u8> = cfg.comms[0].iter().map(|&c| c as u8).collect();
+        assert_eq!(&comm[..15], b"a-very-long-com");
+        assert_eq!(comm[15], 0);
+    }
+
+    #[test]
+    fn too_many_values_is_an_error() {
+        let f = Filter {
+            uids: (0..9).collect(),
+            ..Default::default()
+        };
+        let err = write_filter(&f, &mut types::config::default()).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::TooManyFilters {
+                kind: "uid",
+                count: 9,
+                max: 8
+            }
+        ));
+    }
+
+    #[test]
+    fn filter_capacity_is_the_kernels() {
+        assert_eq!(types::config::default().pids.len(), MAX_VALUES);
+    }
+}

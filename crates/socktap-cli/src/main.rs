@@ -1,14 +1,13 @@
 //! socktap: which process is sending and receiving what, on which sockets.
+//!
+//! `args` parses the command line, `commands` has one module per
+//! subcommand, `shared` what they have in common. This file dispatches and
+//! turns errors into exit statuses: 2 for usage errors, 1 for the rest,
+//! 0 when the reader of stdout went away.
 
-mod cli;
-mod conformance;
-mod list;
-mod output;
-mod report;
-mod serve;
-mod stat;
-mod top;
-mod trace;
+mod args;
+mod commands;
+mod shared;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;
@@ -32,19 +31,19 @@ fn print_libbpf(_: libbpf_rs::PrintLevel, msg: String) {
 }
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = args::Cli::parse();
     // socktap explains load failures itself (the library reads libbpf's
     // messages to do so); libbpf's own words are for SOCKTAP_DEBUG=1.
     let debug = std::env::var_os("SOCKTAP_DEBUG").is_some();
     libbpf_rs::set_print(debug.then_some((libbpf_rs::PrintLevel::Debug, print_libbpf as _)));
     let mut exit_code = ExitCode::SUCCESS;
     let result = match args.command {
-        cli::Command::List(a) => list::run(&a),
-        cli::Command::Trace(a) => trace::run(&a),
-        cli::Command::Top(a) => top::run(&a),
-        cli::Command::Stat(a) => stat::run(&a),
-        cli::Command::Serve(a) => serve::run(&a),
-        cli::Command::Conformance(a) => conformance::run(&a).map(|ok| {
+        args::Command::List(a) => commands::list::run(&a),
+        args::Command::Trace(a) => commands::trace::run(&a),
+        args::Command::Top(a) => commands::top::run(&a),
+        args::Command::Stat(a) => commands::stat::run(&a),
+        args::Command::Serve(a) => commands::serve::run(&a),
+        args::Command::Conformance(a) => commands::conformance::run(&a).map(|ok| {
             if !ok {
                 exit_code = ExitCode::FAILURE;
             }

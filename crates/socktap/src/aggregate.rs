@@ -169,7 +169,7 @@ pub struct AggregatorBuilder {
 impl Default for AggregatorBuilder {
     fn default() -> Self {
         AggregatorBuilder {
-            probes: vec![Probe::Send, Probe::Receive],
+            probes: Probe::DEFAULT.to_vec(),
             filter: Filter::default(),
             keys: Keys::default(),
             hist: false,

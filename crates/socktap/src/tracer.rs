@@ -45,7 +45,7 @@ pub struct TracerBuilder {
 impl Default for TracerBuilder {
     fn default() -> Self {
         TracerBuilder {
-            probes: vec![Probe::Send, Probe::Receive],
+            probes: Probe::DEFAULT.to_vec(),
             filter: Filter::default(),
             ring_bytes: DEFAULT_RING_BYTES,
             include_peek: false,

@@ -162,6 +162,10 @@ const RETURN_VARS: &[&str] = &[
 ];
 
 impl Probe {
+    /// What is traced or counted when nothing is chosen: the two aliases
+    /// that see every message exactly once.
+    pub const DEFAULT: [Probe; 2] = [Probe::Send, Probe::Receive];
+
     /// Every probe, in the order `socktap list` prints them.
     pub const ALL: [Probe; 22] = [
         Probe::Send,

@@ -5,7 +5,7 @@ use std::io::Write;
 use socktap::coverage::{coverage, KernelFeatures};
 use socktap::tapset::parse::glob_match;
 
-use crate::cli::ListArgs;
+use crate::args::ListArgs;
 use crate::UsageError;
 
 pub fn run(args: &ListArgs) -> anyhow::Result<()> {

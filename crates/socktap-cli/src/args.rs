@@ -1,4 +1,7 @@
-//! Command-line arguments.
+//! The command line: clap's definitions of every command and flag, and
+//! the checks that turn flag values into the library's types. Every check
+//! here runs before any BPF is loaded, and a bad value is a usage error
+//! (exit 2) that names its flag.
 
 use clap::{Args, Parser, Subcommand};
 
@@ -319,23 +322,6 @@ impl FilterArgs {
             }
         }
         Ok(f)
-    }
-}
-
-impl TraceArgs {
-    /// The probes asked for, checked.
-    pub fn probe_list(&self) -> anyhow::Result<Vec<socktap::Probe>> {
-        let pats: Vec<&str> = if self.probes.is_empty() {
-            vec!["socket.send", "socket.receive"]
-        } else {
-            self.probes.iter().map(String::as_str).collect()
-        };
-        Ok(socktap::tapset::parse::resolve(&pats)?)
-    }
-
-    /// The run time limit, checked.
-    pub fn duration(&self) -> anyhow::Result<Option<std::time::Duration>> {
-        seconds("--duration", self.duration)
     }
 }
 

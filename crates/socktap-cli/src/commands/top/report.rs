@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use socktap::aggregate::Device;
+use socktap::tapset::tables::{sock_fam_num2str, sock_prot_num2str};
 use socktap::{Counts, Probe, RowKey};
 
 /// One row of socktop's PROCESSES section.
@@ -108,21 +109,6 @@ pub fn sort_rows(rows: &mut [ProcRow], by: SortBy) {
     });
 }
 
-/// `ctime()`'s format of the local time now, e.g. "Mon Jan 29 12:27:24 2007".
-pub fn ctime_now() -> String {
-    // SAFETY: time(NULL) only returns the current time.
-    let now = unsafe { libc::time(std::ptr::null_mut()) };
-    // SAFETY: all-zero is a valid `tm`; localtime_r fills it from `now`.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are to valid, owned values.
-    unsafe { libc::localtime_r(&now, &mut tm) };
-    let mut buf = [0u8; 64];
-    let fmt = c"%a %b %e %H:%M:%S %Y";
-    // SAFETY: buf has room for the 24-byte result; fmt is NUL-terminated.
-    let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), fmt.as_ptr(), &tm) };
-    String::from_utf8_lossy(&buf[..n]).into_owned()
-}
-
 /// socktop's report, byte for byte: banner, PROCESSES, optional DEVICES,
 /// closing rule and an empty line.
 pub fn socktop_report(
@@ -131,7 +117,6 @@ pub fn socktop_report(
     devices: Option<&[Device]>,
     top: usize,
 ) -> String {
-    use socktap::tapset::tables::{sock_fam_num2str, sock_prot_num2str};
     let mut s = String::new();
     s.push_str(&format!("{} {} {}\n", "=".repeat(23), time, "=".repeat(24)));
     s.push_str(&format!(
@@ -271,13 +256,5 @@ lo                  5             5               4               4
         {
             assert_eq!(line.len(), 73, "{line}");
         }
-    }
-
-    #[test]
-    fn ctime_has_ctimes_shape() {
-        let t = ctime_now();
-        assert_eq!(t.len(), 24, "{t}");
-        assert_eq!(&t[3..4], " ");
-        assert_eq!(&t[19..20], " ");
     }
 }

@@ -1,9 +1,8 @@
-//! `socktap top`: SystemTap's socktop. A live per-process view of socket
-//! traffic, or with `--batch` socktop's text report, from in-kernel
-//! aggregation.
+//! top's live view: a ratatui table of the busiest processes, redrawn every
+//! interval, with keys to pause, sort, filter by command and change the
+//! number of rows.
 
-use std::io::{IsTerminal, Write};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -15,115 +14,11 @@ use ratatui::widgets::{Block, Paragraph, Row, Table};
 use ratatui::Frame;
 use socktap::aggregate::Device;
 use socktap::tapset::names::{family_display_name, protocol_display_name};
-use socktap::{Aggregator, Keys, Probe};
+use socktap::{Aggregator, Losses};
 
-use crate::cli::TopArgs;
-use crate::report::{proc_rows, socktop_report, sort_rows, ProcRow, SortBy};
-use crate::trace::stop_flag;
-use crate::UsageError;
-
-fn interval(args: &TopArgs, batch: bool) -> anyhow::Result<Duration> {
-    // socktop's default is 5 s; the live view refreshes every second.
-    let default = if batch { 5.0 } else { 1.0 };
-    let every = crate::cli::seconds("-i/--interval", Some(args.interval.unwrap_or(default)))?;
-    Ok(every.unwrap_or(Duration::from_secs(1)))
-}
-
-fn start(args: &TopArgs) -> anyhow::Result<Aggregator> {
-    if args.filter.failed {
-        return Err(
-            UsageError("--failed: top counts successful calls, as socktop does".into()).into(),
-        );
-    }
-    let filter = args.filter.to_filter()?;
-    Ok(Aggregator::builder()
-        .probes(&[Probe::Send, Probe::Receive])
-        .filter(filter)
-        .keys(Keys {
-            pid: true,
-            uid: true,
-            comm: true,
-            family: true,
-            protocol: true,
-            ..Default::default()
-        })
-        .capacity(args.capacity)
-        .devices(args.devices)
-        .load_settings(args.backend.settings())
-        .start()?)
-}
-
-pub fn run(args: &TopArgs) -> anyhow::Result<()> {
-    let batch = args.batch || !std::io::stdout().is_terminal();
-    let every = interval(args, batch)?;
-    let mut agg = start(args)?;
-    let stop = stop_flag()?;
-    let reports = if batch {
-        run_batch(args, every, &mut agg, &stop)?
-    } else {
-        run_live(args, every, &mut agg, &stop)?
-    };
-    eprintln!(
-        "socktap: {reports} reports, {}",
-        crate::output::losses_text(&agg.losses()?, "--capacity")
-    );
-    Ok(())
-}
-
-/// Sleeps until `until` or a stop request; false if stopped.
-fn wait(until: Instant, stop: &std::sync::atomic::AtomicBool) -> bool {
-    while Instant::now() < until {
-        if stop.load(Ordering::SeqCst) {
-            return false;
-        }
-        std::thread::sleep(
-            until
-                .saturating_duration_since(Instant::now())
-                .min(Duration::from_millis(50)),
-        );
-    }
-    !stop.load(Ordering::SeqCst)
-}
-
-fn run_batch(
-    args: &TopArgs,
-    every: Duration,
-    agg: &mut Aggregator,
-    stop: &std::sync::atomic::AtomicBool,
-) -> anyhow::Result<u64> {
-    eprintln!(
-        "Tracing socket.send, socket.receive; a report every {} s. Ctrl-C to end.",
-        every.as_secs_f64()
-    );
-    let mut out = std::io::stdout().lock();
-    let mut next = Instant::now() + every;
-    let mut reports = 0;
-    while args.count.is_none_or(|c| reports < c) {
-        if !wait(next, stop) {
-            break;
-        }
-        next += every;
-        let rows = proc_rows(&agg.interval()?);
-        let devices = if args.devices {
-            Some(agg.devices_interval()?)
-        } else {
-            None
-        };
-        let report = socktop_report(
-            &crate::report::ctime_now(),
-            &rows,
-            devices.as_deref(),
-            args.rows,
-        );
-        match out.write_all(report.as_bytes()).and_then(|()| out.flush()) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
-            Err(e) => return Err(e.into()),
-        }
-        reports += 1;
-    }
-    Ok(reports)
-}
+use super::report::{proc_rows, sort_rows, ProcRow, SortBy};
+use crate::args::TopArgs;
+use crate::shared::time;
 
 /// What the live view shows and how.
 struct View {
@@ -134,18 +29,19 @@ struct View {
     filter: String,
     editing: bool,
     reports: u64,
-    lost: socktap::Losses,
+    lost: Losses,
     backend: String,
     every: Duration,
     top: usize,
     show_devices: bool,
 }
 
-fn run_live(
+/// Runs the live view until q, a signal or -c; returns how many intervals it showed.
+pub fn run(
     args: &TopArgs,
     every: Duration,
     agg: &mut Aggregator,
-    stop: &std::sync::atomic::AtomicBool,
+    stop: &AtomicBool,
 ) -> anyhow::Result<u64> {
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let mut v = View {
@@ -156,7 +52,7 @@ fn run_live(
         filter: String::new(),
         editing: false,
         reports: 0,
-        lost: socktap::Losses::default(),
+        lost: Losses::default(),
         backend: agg.plan().to_string(),
         every,
         top: args.rows,
@@ -170,7 +66,7 @@ fn run_live(
 fn live_loop(
     args: &TopArgs,
     agg: &mut Aggregator,
-    stop: &std::sync::atomic::AtomicBool,
+    stop: &AtomicBool,
     terminal: &mut ratatui::DefaultTerminal,
     v: &mut View,
 ) -> anyhow::Result<()> {
@@ -256,7 +152,7 @@ fn draw(f: &mut Frame, v: &View) {
 
     let status = format!(
         "socktap top — {} — every {}s — backend: {} — lost {} — sort: {}{}{}",
-        crate::report::ctime_now(),
+        time::ctime_now(),
         v.every.as_secs_f64(),
         v.backend,
         v.lost,

@@ -10,53 +10,31 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
-use socktap::tapset::names::{family_display_name, protocol_display_name, type_display_name};
-use socktap::{Aggregator, Counts, Keys, Probe, RowKey};
+use socktap::{Aggregator, Counts, Probe, RowKey};
 
-use crate::cli::ServeArgs;
-use crate::trace::stop_flag;
-use crate::UsageError;
+use crate::args::ServeArgs;
+use crate::shared::keys::{kernel_keys, Key};
+use crate::shared::{losses, signals};
 
 type Labels = Vec<(String, String)>;
 
-const LABELS: [&str; 8] = [
-    "comm", "pid", "uid", "cgroup", "family", "protocol", "type", "port",
+/// The keys that can be labels: every grouping key but the probe, since
+/// each metric family already names its probe.
+const LABEL_KEYS: &[Key] = &[
+    Key::Comm,
+    Key::Pid,
+    Key::Uid,
+    Key::Cgroup,
+    Key::Family,
+    Key::Protocol,
+    Key::Type,
+    Key::Port,
 ];
 
-fn parse_labels(names: &[String]) -> anyhow::Result<Vec<&'static str>> {
-    let mut out = Vec::new();
-    for n in names {
-        let l = LABELS.iter().find(|l| **l == n.as_str()).ok_or_else(|| {
-            UsageError(format!(
-                "--labels: unknown label '{n}' (labels: {})",
-                LABELS.join(", ")
-            ))
-        })?;
-        if !out.contains(l) {
-            out.push(*l);
-        }
-    }
-    Ok(out)
-}
-
-fn label_values(labels: &[&str], k: &RowKey) -> Labels {
+fn label_values(labels: &[Key], k: &RowKey) -> Labels {
     labels
         .iter()
-        .map(|&l| {
-            let v = match l {
-                "comm" => k.comm.clone(),
-                "pid" => k.pid.to_string(),
-                "uid" => k.uid.to_string(),
-                "cgroup" => k.cgroup.to_string(),
-                "family" => family_display_name(i64::from(k.family)).into_owned(),
-                "protocol" => {
-                    protocol_display_name(i64::from(k.family), i64::from(k.protocol)).into_owned()
-                }
-                "type" => type_display_name(i64::from(k.sock_type)).into_owned(),
-                _ => k.port.to_string(),
-            };
-            (l.to_string(), v)
-        })
+        .map(|l| (l.name().to_string(), l.value(None, k)))
         .collect()
 }
 
@@ -121,7 +99,7 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
-    fn update(&mut self, agg: &Aggregator, labels: &[&str]) -> anyhow::Result<()> {
+    fn update(&mut self, agg: &Aggregator, labels: &[Key]) -> anyhow::Result<()> {
         let totals = agg.totals()?;
         for (k, now) in &totals {
             let before = self.seen.get(k);
@@ -161,22 +139,12 @@ impl Metrics {
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    let labels = parse_labels(&args.labels)?;
+    let labels = Key::parse_list("--labels", &args.labels, LABEL_KEYS)?;
     let filter = args.filter.to_filter()?;
-    let keys = Keys {
-        pid: labels.contains(&"pid"),
-        uid: labels.contains(&"uid"),
-        comm: labels.contains(&"comm"),
-        cgroup: labels.contains(&"cgroup"),
-        family: labels.contains(&"family"),
-        protocol: labels.contains(&"protocol"),
-        sock_type: labels.contains(&"type"),
-        port: labels.contains(&"port"),
-    };
     let agg = Aggregator::builder()
-        .probes(&[Probe::Send, Probe::Receive])
+        .probes(&Probe::DEFAULT)
         .filter(filter)
-        .keys(keys)
+        .keys(kernel_keys(&labels))
         // Each label set has one row per path: the capacity bounds the
         // number of series.
         .capacity(args.max_series)
@@ -189,7 +157,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .to_ip()
         .map_or_else(|| args.listen.clone(), |a| a.to_string());
     eprintln!("Serving Prometheus metrics on http://{addr}/metrics. Ctrl-C to end.");
-    let stop = stop_flag()?;
+    let stop = signals::stop_flag()?;
     let mut metrics = Metrics::new();
     while !stop.load(Ordering::SeqCst) {
         let Some(req) = server
@@ -217,10 +185,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         // A client that hung up is its own problem, not the server's.
         let _ = req.respond(response);
     }
-    eprintln!(
-        "socktap: {}",
-        crate::output::losses_text(&agg.losses()?, "--max-series")
-    );
+    eprintln!("socktap: {}", losses::text(&agg.losses()?, "--max-series"));
     Ok(())
 }
 
@@ -245,20 +210,23 @@ mod tests {
 
     #[test]
     fn labels_are_checked() {
+        let parse = |l: &[&str]| {
+            let l: Vec<String> = l.iter().map(|s| s.to_string()).collect();
+            Key::parse_list("--labels", &l, LABEL_KEYS)
+        };
         assert_eq!(
-            parse_labels(&["comm".into(), "family".into()]).unwrap(),
-            vec!["comm", "family"]
+            parse(&["comm", "family"]).unwrap(),
+            vec![Key::Comm, Key::Family]
         );
-        assert!(parse_labels(&["host".into()])
-            .unwrap_err()
-            .to_string()
-            .contains("--labels"));
+        for bad in ["host", "probe"] {
+            assert!(parse(&[bad]).unwrap_err().to_string().contains("--labels"));
+        }
     }
 
     #[test]
     fn label_values_name_family_and_protocol() {
         let l = label_values(
-            &["comm", "family", "protocol"],
+            &[Key::Comm, Key::Family, Key::Protocol],
             &key(Path::SendmsgReturn, "curl"),
         );
         assert_eq!(

@@ -1,4 +1,4 @@
-//! Formatting events as text columns or JSON Lines.
+//! Events as trace prints them: text columns or JSON Lines.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -9,43 +9,9 @@ use serde::Serialize;
 use socktap::coverage::KernelFeatures;
 use socktap::tapset::names::{family_display_name, protocol_display_name, type_display_name};
 use socktap::tapset::tables::sock_state_num2str;
-use socktap::{Event, LossReason, Losses, Path};
+use socktap::{Event, Path};
 
-/// What a user can do about a loss reason, in the words of socktap's flags.
-/// `capacity_flag` is the flag that sizes the kernel's rows in this command.
-fn remedy(reason: LossReason, capacity_flag: &str) -> String {
-    match reason {
-        LossReason::RingFull => "raise --buffer-kib".into(),
-        LossReason::CallsFull => {
-            "more threads were mid-call at once than the kernel side follows".into()
-        }
-        LossReason::RowsFull => format!("raise {capacity_flag}"),
-        _ => "this kernel has no bpf_loop (before 5.17)".into(),
-    }
-}
-
-/// The losses for a closing line: "0 lost", or
-/// "7 lost: 5 ring_buffer_full (raise --buffer-kib), 2 rows_full (raise --capacity)".
-pub fn losses_text(l: &Losses, capacity_flag: &str) -> String {
-    let parts: Vec<String> = l
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(r, n)| format!("{n} {r} ({})", remedy(r, capacity_flag)))
-        .collect();
-    if parts.is_empty() {
-        format!("{} lost", l.total())
-    } else {
-        format!("{} lost: {}", l.total(), parts.join(", "))
-    }
-}
-
-/// Every reason with its count, for JSON records.
-pub fn losses_json(l: &Losses) -> serde_json::Value {
-    l.iter()
-        .map(|(r, n)| (r.name().to_string(), serde_json::Value::from(n)))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
-}
+use super::time::{rfc3339, time_of_day};
 
 /// The text header, matching [`text`]'s columns.
 pub fn text_header(out: &mut impl Write) -> std::io::Result<()> {
@@ -64,21 +30,6 @@ pub fn text_header(out: &mut impl Write) -> std::io::Result<()> {
         "OK",
         "LOCAL",
         "REMOTE"
-    )
-}
-
-/// Local wall-clock time of day with microseconds.
-fn time_of_day(unix_ns: i128) -> String {
-    let secs = (unix_ns.div_euclid(1_000_000_000)) as libc::time_t;
-    let micros = (unix_ns.rem_euclid(1_000_000_000) / 1000) as u32;
-    // SAFETY: all-zero is a valid `tm`; localtime_r fills it from `secs`
-    // and touches nothing else.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are to valid, owned values.
-    unsafe { libc::localtime_r(&secs, &mut tm) };
-    format!(
-        "{:02}:{:02}:{:02}.{micros:06}",
-        tm.tm_hour, tm.tm_min, tm.tm_sec
     )
 }
 
@@ -111,30 +62,6 @@ pub fn text(out: &mut impl Write, clock_offset_ns: i128, ev: &Event) -> std::io:
         ok,
         addr(ev.local),
         addr(ev.remote),
-    )
-}
-
-/// Formats a Unix time in nanoseconds as RFC 3339 UTC.
-pub fn rfc3339(unix_ns: i128) -> String {
-    let secs = unix_ns.div_euclid(1_000_000_000) as i64;
-    let nanos = unix_ns.rem_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
     )
 }
 
@@ -284,19 +211,6 @@ fn json(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_formats() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(
-            rfc3339(1_795_859_521_123_456_789),
-            "2026-11-28T09:52:01.123456789Z"
-        );
-        assert_eq!(
-            rfc3339(951_782_400_000_000_000),
-            "2000-02-29T00:00:00.000000000Z"
-        );
-    }
 
     #[test]
     fn json_writer_times_match_rfc3339() {

@@ -1,36 +1,27 @@
 //! `socktap trace`: one line or JSON object per probe firing.
 
 use std::io::{BufWriter, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use socktap::coverage::KernelFeatures;
 use socktap::Tracer;
 
-use crate::cli::TraceArgs;
-use crate::output;
+use crate::args::TraceArgs;
+use crate::shared::{events, losses, probes, signals};
 
 /// How long the reader sleeps between reads when the kernel side has not
 /// woken it: bounds the latency of a quiet trickle of events.
 const READ_INTERVAL: Duration = Duration::from_millis(10);
 
-/// Sets a flag on SIGINT, SIGTERM and SIGHUP, so the loop ends and detaches.
-pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = Arc::clone(&stop);
-    ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
-        .context("installing the signal handler")?;
-    Ok(stop)
-}
-
 pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
-    let probes = args.probe_list()?;
+    // Everything the user gave is checked before any BPF is loaded.
+    let probes = probes::chosen(&args.probes)?;
     let filter = args.filter.to_filter()?;
-    let duration = args.duration()?;
+    let duration = crate::args::seconds("--duration", args.duration)?;
+    // Socket flag names come from the running kernel's BTF.
     let features = KernelFeatures::probe();
-    let stop = stop_flag()?;
+    let stop = signals::stop_flag()?;
 
     let mut tracer = Tracer::builder()
         .probes(&probes)
@@ -47,11 +38,11 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
     );
 
     let offset = tracer.unix_time_ns(0);
-    let mut json = output::JsonWriter::new(&features, offset);
+    let mut json = events::JsonWriter::new(&features, offset);
     let started = Instant::now();
     let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     if !args.json {
-        output::text_header(&mut out)?;
+        events::text_header(&mut out)?;
     }
     let mut events: u64 = 0;
     let mut lost_reported = socktap::Losses::default();
@@ -80,7 +71,7 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
             let r = if args.json {
                 json.write(&mut out, ev)
             } else {
-                output::text(&mut out, offset, ev)
+                events::text(&mut out, offset, ev)
             };
             if let Err(e) = r {
                 write_err = Some(e);
@@ -118,13 +109,13 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
     drop(tracer);
     if args.json {
         let rec = serde_json::json!({"type": "summary", "events": events, "lost": lost.total(),
-            "lost_by_reason": output::losses_json(&lost)});
+            "lost_by_reason": losses::json(&lost)});
         // The pipe may be gone: the summary also goes to stderr.
         let _ = writeln!(out, "{rec}").and_then(|_| out.flush());
     }
     eprintln!(
         "socktap: {events} events, {}",
-        output::losses_text(&lost, "--capacity")
+        losses::text(&lost, "--capacity")
     );
     Ok(())
 }

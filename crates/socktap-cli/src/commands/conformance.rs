@@ -4,7 +4,7 @@ use std::io::Write;
 
 use socktap_conformance::Expect;
 
-use crate::cli::ConformanceArgs;
+use crate::args::ConformanceArgs;
 
 pub fn run(args: &ConformanceArgs) -> anyhow::Result<bool> {
     let results = socktap_conformance::run(args.only.as_deref(), args.backend.settings())?;

@@ -1,0 +1,248 @@
+//! `socktap stat`: chosen probes counted in the kernel by chosen keys,
+//! printed per interval or once at exit, with log2 histograms of sizes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use socktap::aggregate::HIST_BUCKETS;
+use socktap::{Aggregator, Counts, Losses, Probe, RowKey};
+
+use crate::args::StatArgs;
+use crate::shared::keys::{kernel_keys, Key};
+use crate::shared::{hist, losses, probes, signals, time};
+
+/// Groups kernel rows into the user's rows. With `probe` among the keys a
+/// kernel row counts once under each requested probe that includes its
+/// path (socket.send and socket.sendmsg.return both count a send(2));
+/// without it each event counts once.
+pub fn group(
+    rows: &HashMap<RowKey, Counts>,
+    probes: &[Probe],
+    by: &[Key],
+    hist: bool,
+) -> BTreeMap<Vec<String>, Counts> {
+    let mut out: BTreeMap<Vec<String>, Counts> = BTreeMap::new();
+    let zero = Counts {
+        count: 0,
+        bytes: 0,
+        errors: 0,
+        hist: hist.then_some([0; HIST_BUCKETS]),
+    };
+    for (k, c) in rows {
+        let matching: Vec<Probe> = probes
+            .iter()
+            .copied()
+            .filter(|p| p.paths().contains(&k.path))
+            .collect();
+        // None: counted once, not under a probe name.
+        let under: Vec<Option<Probe>> = if by.contains(&Key::Probe) {
+            matching.into_iter().map(Some).collect()
+        } else if matching.is_empty() {
+            Vec::new()
+        } else {
+            vec![None]
+        };
+        for probe in under {
+            let key: Vec<String> = by.iter().map(|&b| b.value(probe, k)).collect();
+            out.entry(key).or_insert_with(|| zero.clone()).add(c);
+        }
+    }
+    out
+}
+
+/// The rows as a table whose key columns are as wide as their widest value,
+/// then each row's histogram.
+fn print_text(
+    out: &mut impl Write,
+    by: &[Key],
+    rows: &BTreeMap<Vec<String>, Counts>,
+    header: &str,
+) -> std::io::Result<()> {
+    writeln!(out, "{header}")?;
+    let cols: Vec<String> = by.iter().map(|b| b.name().to_uppercase()).collect();
+    let widths: Vec<usize> = (0..by.len())
+        .map(|i| {
+            rows.keys()
+                .map(|k| k[i].len())
+                .chain([cols[i].len()])
+                .max()
+                .unwrap_or(4)
+        })
+        .collect();
+    let mut line = String::new();
+    for (col, w) in cols.iter().zip(&widths) {
+        line.push_str(&format!("{col:<w$} "));
+    }
+    line.push_str(&format!("{:>10} {:>14} {:>8}", "COUNT", "BYTES", "ERRORS"));
+    writeln!(out, "{}", line.trim_end())?;
+    for (k, c) in rows {
+        let mut line = String::new();
+        for (v, w) in k.iter().zip(&widths) {
+            line.push_str(&format!("{v:<w$} "));
+        }
+        line.push_str(&format!("{:>10} {:>14} {:>8}", c.count, c.bytes, c.errors));
+        writeln!(out, "{line}")?;
+    }
+    for (k, c) in rows {
+        if let Some(h) = &c.hist {
+            if h.iter().any(|&n| n > 0) {
+                writeln!(out, "\nsizes @[{}]:", k.join(", "))?;
+                hist::draw(out, h)?;
+            }
+        }
+    }
+    writeln!(out)
+}
+
+/// One report as one JSON object: its rows with their key values, counts
+/// and non-empty histogram buckets, and the losses so far.
+fn print_json(
+    out: &mut impl Write,
+    by: &[Key],
+    rows: &BTreeMap<Vec<String>, Counts>,
+    seconds: f64,
+    lost: &Losses,
+) -> std::io::Result<()> {
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(k, c)| {
+            let mut m = serde_json::Map::new();
+            for (b, v) in by.iter().zip(k) {
+                m.insert(b.name().to_string(), serde_json::Value::String(v.clone()));
+            }
+            m.insert("count".into(), c.count.into());
+            m.insert("bytes".into(), c.bytes.into());
+            m.insert("errors".into(), c.errors.into());
+            if let Some(h) = &c.hist {
+                m.insert("hist".into(), hist::json(h));
+            }
+            serde_json::Value::Object(m)
+        })
+        .collect();
+    let rec = serde_json::json!({
+        "type": "stat",
+        "time": time::rfc3339(time::now_unix_ns()),
+        "seconds": seconds,
+        "rows": rows,
+        "lost": lost.total(),
+        "lost_by_reason": losses::json(lost),
+    });
+    writeln!(out, "{rec}")
+}
+
+pub fn run(args: &StatArgs) -> anyhow::Result<()> {
+    // Everything the user gave is checked before any BPF is loaded.
+    let probes = probes::chosen(&args.probes)?;
+    let by = Key::parse_list("--by", &args.by, &Key::ALL)?;
+    let filter = args.filter.to_filter()?;
+    let every = crate::args::seconds("-i/--interval", args.interval)?;
+    let duration = crate::args::seconds("--duration", args.duration)?;
+    let hist = !args.no_hist;
+    let mut agg = Aggregator::builder()
+        .probes(&probes)
+        .filter(filter)
+        .keys(kernel_keys(&by))
+        .histograms(hist)
+        .capacity(args.capacity)
+        .load_settings(args.backend.settings())
+        .start()?;
+    let stop = signals::stop_flag()?;
+    let names: Vec<&str> = probes.iter().map(|p| p.name()).collect();
+    eprintln!(
+        "Tracing {} (backend: {}), counting by {}. Ctrl-C to end.",
+        names.join(", "),
+        agg.plan(),
+        args.by.join(",")
+    );
+
+    let started = Instant::now();
+    let mut last = started;
+    // Without -i, one report at the end (Ctrl-C, --duration or -c).
+    let mut next = every.map(|e| started + e);
+    let mut reports = 0u64;
+    let mut out = std::io::stdout().lock();
+    loop {
+        let done = stop.load(Ordering::SeqCst)
+            || duration.is_some_and(|d| started.elapsed() >= d)
+            || args.count.is_some_and(|c| reports >= c);
+        let due = next.is_some_and(|n| Instant::now() >= n);
+        if !(done || due) {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        if done && every.is_some() && !due {
+            break; // interval reports already printed; don't print a partial one
+        }
+        let now = Instant::now();
+        let rows = group(&agg.interval()?, &probes, &by, hist);
+        let seconds = now.duration_since(last).as_secs_f64();
+        last = now;
+        let lost = agg.losses()?;
+        let written = if args.json {
+            print_json(&mut out, &by, &rows, seconds, &lost)
+        } else {
+            let header = format!("{} — {seconds:.1} s — lost {lost}", time::ctime_now());
+            print_text(&mut out, &by, &rows, &header)
+        };
+        match written.and_then(|()| out.flush()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+            Err(e) => return Err(e.into()),
+        }
+        reports += 1;
+        if let (Some(n), Some(e)) = (next.as_mut(), every) {
+            *n += e;
+        }
+        if every.is_none() || args.count.is_some_and(|c| reports >= c) {
+            break;
+        }
+    }
+    eprintln!(
+        "socktap: {reports} reports, {}",
+        losses::text(&agg.losses()?, "--capacity")
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socktap::Path;
+
+    #[test]
+    fn grouping_fans_out_only_with_probe_key() {
+        let mut m = HashMap::new();
+        let k = RowKey {
+            path: Path::SendmsgReturn,
+            pid: 7,
+            uid: 0,
+            comm: "x".into(),
+            cgroup: 0,
+            family: 2,
+            protocol: 17,
+            sock_type: 2,
+            port: 0,
+        };
+        m.insert(
+            k,
+            Counts {
+                count: 2,
+                bytes: 20,
+                errors: 0,
+                hist: None,
+            },
+        );
+        let probes = [Probe::Send, Probe::SendmsgReturn];
+        let g = group(&m, &probes, &[Key::Probe, Key::Pid], false);
+        assert_eq!(g.len(), 2);
+        assert_eq!(
+            g[&vec!["socket.send".to_string(), "7".to_string()]].count,
+            2
+        );
+        let g = group(&m, &probes, &[Key::Pid], false);
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[&vec!["7".to_string()]].bytes, 20);
+    }
+}

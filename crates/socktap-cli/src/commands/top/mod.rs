@@ -1,0 +1,97 @@
+//! `socktap top`: SystemTap's socktop. A live per-process view of socket
+//! traffic ([`live`]), or with `--batch` socktop's own text report
+//! ([`report`]), both from in-kernel counters keyed by socktop's columns.
+
+mod live;
+mod report;
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use socktap::{Aggregator, Probe};
+
+use crate::args::TopArgs;
+use crate::shared::keys::{kernel_keys, Key};
+use crate::shared::{losses, signals, time};
+use crate::UsageError;
+use report::{proc_rows, socktop_report};
+
+/// socktop's columns: the kernel keeps these fields in its rows.
+const KEYS: [Key; 5] = [Key::Pid, Key::Uid, Key::Comm, Key::Family, Key::Protocol];
+
+fn interval(args: &TopArgs, batch: bool) -> anyhow::Result<Duration> {
+    // socktop's default is 5 s; the live view refreshes every second.
+    let default = if batch { 5.0 } else { 1.0 };
+    let every = crate::args::seconds("-i/--interval", Some(args.interval.unwrap_or(default)))?;
+    Ok(every.unwrap_or(Duration::from_secs(1)))
+}
+
+fn start(args: &TopArgs) -> anyhow::Result<Aggregator> {
+    if args.filter.failed {
+        return Err(
+            UsageError("--failed: top counts successful calls, as socktop does".into()).into(),
+        );
+    }
+    let filter = args.filter.to_filter()?;
+    Ok(Aggregator::builder()
+        .probes(&Probe::DEFAULT)
+        .filter(filter)
+        .keys(kernel_keys(&KEYS))
+        .capacity(args.capacity)
+        .devices(args.devices)
+        .load_settings(args.backend.settings())
+        .start()?)
+}
+
+pub fn run(args: &TopArgs) -> anyhow::Result<()> {
+    let batch = args.batch || !std::io::stdout().is_terminal();
+    let every = interval(args, batch)?;
+    let mut agg = start(args)?;
+    let stop = signals::stop_flag()?;
+    let reports = if batch {
+        run_batch(args, every, &mut agg, &stop)?
+    } else {
+        live::run(args, every, &mut agg, &stop)?
+    };
+    eprintln!(
+        "socktap: {reports} reports, {}",
+        losses::text(&agg.losses()?, "--capacity")
+    );
+    Ok(())
+}
+
+fn run_batch(
+    args: &TopArgs,
+    every: Duration,
+    agg: &mut Aggregator,
+    stop: &AtomicBool,
+) -> anyhow::Result<u64> {
+    eprintln!(
+        "Tracing socket.send, socket.receive; a report every {} s. Ctrl-C to end.",
+        every.as_secs_f64()
+    );
+    let mut out = std::io::stdout().lock();
+    let mut next = Instant::now() + every;
+    let mut reports = 0;
+    while args.count.is_none_or(|c| reports < c) {
+        if !signals::sleep_until(next, stop) {
+            break;
+        }
+        next += every;
+        let rows = proc_rows(&agg.interval()?);
+        let devices = if args.devices {
+            Some(agg.devices_interval()?)
+        } else {
+            None
+        };
+        let report = socktop_report(&time::ctime_now(), &rows, devices.as_deref(), args.rows);
+        match out.write_all(report.as_bytes()).and_then(|()| out.flush()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+            Err(e) => return Err(e.into()),
+        }
+        reports += 1;
+    }
+    Ok(reports)
+}

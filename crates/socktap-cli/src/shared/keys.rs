@@ -1,0 +1,138 @@
+//! The keys traffic can be grouped by: one definition for `stat --by`,
+//! `serve --labels` and the rows of `top`. Each key says which field the
+//! kernel must keep in its rows and how a row's value is shown.
+
+use socktap::tapset::names::{family_display_name, protocol_display_name, type_display_name};
+use socktap::{Keys, Probe, RowKey};
+
+use crate::UsageError;
+
+/// A key a user can group by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Probe,
+    Pid,
+    Comm,
+    Uid,
+    Cgroup,
+    Family,
+    Protocol,
+    Type,
+    Port,
+}
+
+impl Key {
+    /// Every key, in the order help texts list them.
+    pub const ALL: [Key; 9] = [
+        Key::Probe,
+        Key::Pid,
+        Key::Comm,
+        Key::Uid,
+        Key::Cgroup,
+        Key::Family,
+        Key::Protocol,
+        Key::Type,
+        Key::Port,
+    ];
+
+    /// Its name on the command line, as a column and as a label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Key::Probe => "probe",
+            Key::Pid => "pid",
+            Key::Comm => "comm",
+            Key::Uid => "uid",
+            Key::Cgroup => "cgroup",
+            Key::Family => "family",
+            Key::Protocol => "protocol",
+            Key::Type => "type",
+            Key::Port => "port",
+        }
+    }
+
+    /// Parses a comma-separated list given to `flag`, in the user's order,
+    /// without repeats; only `allowed` keys are accepted.
+    pub fn parse_list(flag: &str, names: &[String], allowed: &[Key]) -> anyhow::Result<Vec<Key>> {
+        let mut out = Vec::new();
+        for name in names {
+            let key = allowed
+                .iter()
+                .copied()
+                .find(|k| k.name() == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = allowed.iter().map(|k| k.name()).collect();
+                    UsageError(format!(
+                        "{flag}: unknown key '{name}' (keys: {})",
+                        names.join(", ")
+                    ))
+                })?;
+            if !out.contains(&key) {
+                out.push(key);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How a row's value of this key is shown: names where the tapset has
+    /// them. `probe` is the requested probe the row is counted under.
+    pub fn value(self, probe: Option<Probe>, k: &RowKey) -> String {
+        match self {
+            Key::Probe => probe.map_or("*", |p| p.name()).to_string(),
+            Key::Pid => k.pid.to_string(),
+            Key::Comm => k.comm.clone(),
+            Key::Uid => k.uid.to_string(),
+            Key::Cgroup => k.cgroup.to_string(),
+            Key::Family => family_display_name(i64::from(k.family)).into_owned(),
+            Key::Protocol => {
+                protocol_display_name(i64::from(k.family), i64::from(k.protocol)).into_owned()
+            }
+            Key::Type => type_display_name(i64::from(k.sock_type)).into_owned(),
+            Key::Port => k.port.to_string(),
+        }
+    }
+}
+
+/// The fields the kernel keeps in its rows for these keys (the probe path
+/// is always kept).
+pub fn kernel_keys(keys: &[Key]) -> Keys {
+    Keys {
+        pid: keys.contains(&Key::Pid),
+        uid: keys.contains(&Key::Uid),
+        comm: keys.contains(&Key::Comm),
+        cgroup: keys.contains(&Key::Cgroup),
+        family: keys.contains(&Key::Family),
+        protocol: keys.contains(&Key::Protocol),
+        sock_type: keys.contains(&Key::Type),
+        port: keys.contains(&Key::Port),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_in_order_without_repeats_and_reject() {
+        let by = Key::parse_list(
+            "--by",
+            &["pid".into(), "probe".into(), "pid".into()],
+            &Key::ALL,
+        )
+        .unwrap();
+        assert_eq!(by, vec![Key::Pid, Key::Probe]);
+        let e = Key::parse_list("--by", &["pdi".into()], &Key::ALL)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--by") && e.contains("pdi"), "{e}");
+        let e = Key::parse_list("--labels", &["probe".into()], &Key::ALL[1..])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--labels: unknown key 'probe'"), "{e}");
+    }
+
+    #[test]
+    fn kernel_keys_follow_the_chosen_keys() {
+        let k = kernel_keys(&[Key::Probe, Key::Family, Key::Port]);
+        assert!(k.family && k.port && !k.pid && !k.protocol);
+    }
+}

@@ -1,0 +1,11 @@
+//! What the commands share: stopping on signals, the default probes, the
+//! grouping keys of stat, serve and top, and the formats of events, times,
+//! tables and losses. A command file holds only its own loop.
+
+pub mod events;
+pub mod hist;
+pub mod keys;
+pub mod losses;
+pub mod probes;
+pub mod signals;
+pub mod time;

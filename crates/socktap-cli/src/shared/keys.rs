@@ -93,14 +93,16 @@ impl Key {
 }
 
 /// The fields the kernel keeps in its rows for these keys (the probe path
-/// is always kept).
+/// is always kept). A protocol number means something only with its
+/// family (4 is IPIP for INET, SOCK_DIAG for NETLINK), so the
+/// family is kept with it, to name the protocol whatever the other keys.
 pub fn kernel_keys(keys: &[Key]) -> Keys {
     Keys {
         pid: keys.contains(&Key::Pid),
         uid: keys.contains(&Key::Uid),
         comm: keys.contains(&Key::Comm),
         cgroup: keys.contains(&Key::Cgroup),
-        family: keys.contains(&Key::Family),
+        family: keys.contains(&Key::Family) || keys.contains(&Key::Protocol),
         protocol: keys.contains(&Key::Protocol),
         sock_type: keys.contains(&Key::Type),
         port: keys.contains(&Key::Port),
@@ -134,5 +136,23 @@ mod tests {
     fn kernel_keys_follow_the_chosen_keys() {
         let k = kernel_keys(&[Key::Probe, Key::Family, Key::Port]);
         assert!(k.family && k.port && !k.pid && !k.protocol);
+    }
+
+    #[test]
+    fn protocols_are_named_without_family_among_the_keys() {
+        let k = kernel_keys(&[Key::Comm, Key::Protocol]);
+        assert!(k.family && k.protocol);
+        let row = RowKey {
+            path: socktap::Path::SendmsgReturn,
+            pid: 0,
+            uid: 0,
+            comm: "x".into(),
+            cgroup: 0,
+            family: 2,
+            protocol: 17,
+            sock_type: 0,
+            port: 0,
+        };
+        assert_eq!(Key::Protocol.value(None, &row), "UDP");
     }
 }

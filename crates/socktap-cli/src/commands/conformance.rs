@@ -6,6 +6,7 @@ use socktap_conformance::Expect;
 
 use crate::args::ConformanceArgs;
 
+/// Runs the table; true if every case passed (the exit status says so).
 pub fn run(args: &ConformanceArgs) -> anyhow::Result<bool> {
     let results = socktap_conformance::run(args.only.as_deref(), args.backend.settings())?;
     let mut out = std::io::stdout().lock();

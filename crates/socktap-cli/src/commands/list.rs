@@ -25,6 +25,8 @@ pub fn run(args: &ListArgs) -> anyhow::Result<()> {
     } else {
         (None, Some("not privileged (CAP_BPF, CAP_PERFMON): coverage predicted from the kernel's BTF, not tried".to_string()))
     };
+    // Coverage of the probes asked for; a pattern that matches none is a
+    // usage error rather than an empty table.
     let rows: Vec<_> = coverage(&features, plan.as_ref())
         .into_iter()
         .filter(|c| {
@@ -38,6 +40,7 @@ pub fn run(args: &ListArgs) -> anyhow::Result<()> {
         return Err(UsageError(format!("no probe matches '{pat}'")).into());
     }
     let mut out = std::io::stdout().lock();
+    // On stderr, so that scripts reading the table are not disturbed.
     if let Some(note) = &note {
         eprintln!("socktap: {note}");
     }

@@ -99,10 +99,15 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
+    /// Brings the counters up to the kernel's totals. Read at scrape time
+    /// rather than on a timer: a scrape always sees the latest counts, and an
+    /// idle exporter does no work.
     fn update(&mut self, agg: &Aggregator, labels: &[Key]) -> anyhow::Result<()> {
         let totals = agg.totals()?;
         for (k, now) in &totals {
             let before = self.seen.get(k);
+            // A row deleted and re-created in the kernel starts again from 0;
+            // counters must never go down, so a drop counts as no growth.
             let grew = |f: fn(&Counts) -> u64| f(now) - before.map_or(0, f).min(f(now));
             let l = label_values(labels, k);
             let send = Probe::Send.paths().contains(&k.path);
@@ -113,6 +118,7 @@ impl Metrics {
             };
             bytes.get_or_create(&l).inc_by(grew(|c| c.bytes));
             msgs.get_or_create(&l).inc_by(grew(Counts::successes));
+            // Errors are one family for both directions, told apart by a label.
             let mut el = l.clone();
             el.push((
                 "direction".into(),
@@ -160,6 +166,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let stop = signals::stop_flag()?;
     let mut metrics = Metrics::new();
     while !stop.load(Ordering::SeqCst) {
+        // A short timeout, so that a signal ends the loop promptly.
         let Some(req) = server
             .recv_timeout(Duration::from_millis(200))
             .context("accepting a request")?

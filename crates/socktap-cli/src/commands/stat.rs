@@ -169,6 +169,7 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
             || args.count.is_some_and(|c| reports >= c);
         let due = next.is_some_and(|n| Instant::now() >= n);
         if !(done || due) {
+            // Short sleeps: a signal or the duration is noticed within 20 ms.
             std::thread::sleep(Duration::from_millis(20));
             continue;
         }
@@ -176,6 +177,8 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
             break; // interval reports already printed; don't print a partial one
         }
         let now = Instant::now();
+        // interval() also frees the kernel rows that were idle, so the
+        // row capacity holds what is active, not everything ever seen.
         let rows = group(&agg.interval()?, &probes, &by, hist);
         let seconds = now.duration_since(last).as_secs_f64();
         last = now;

@@ -33,7 +33,8 @@ pub fn text_header(out: &mut impl Write) -> std::io::Result<()> {
     )
 }
 
-/// One event as a text line.
+/// One event as a text line. Sizes show only where the probe defines
+/// them: "-" for create, close and close.return, err for create.return.
 pub fn text(out: &mut impl Write, clock_offset_ns: i128, ev: &Event) -> std::io::Result<()> {
     let size = match ev.path {
         Path::Create | Path::Close | Path::CloseReturn => "-".to_string(),
@@ -149,6 +150,7 @@ impl<'k> JsonWriter<'k> {
         self.time.clear();
         self.time.push_str(&self.second.1);
         let _ = write!(self.time, "{:09}Z", unix_ns.rem_euclid(1_000_000_000));
+        // Creation has no socket yet, so no flags to name.
         let flags = if matches!(ev.path, Path::Create | Path::CreateReturn) {
             None
         } else {

@@ -43,6 +43,8 @@ pub fn run(
     agg: &mut Aggregator,
     stop: &AtomicBool,
 ) -> anyhow::Result<u64> {
+    // try_init installs a panic hook that restores the terminal, so a bug
+    // never leaves the user's shell in raw mode.
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let mut v = View {
         rows: Vec::new(),
@@ -59,6 +61,7 @@ pub fn run(
         show_devices: args.devices,
     };
     let result = live_loop(args, agg, stop, &mut terminal, &mut v);
+    // Restored before any error is printed, or it would land in the raw screen.
     ratatui::restore();
     result.map(|()| v.reports)
 }
@@ -76,14 +79,18 @@ fn live_loop(
         if stop.load(Ordering::SeqCst) || args.count.is_some_and(|c| v.reports >= c) {
             return Ok(());
         }
+        // Wake for a key, the next interval, or at least every 200 ms so a
+        // signal (which sets `stop` but does not interrupt the poll) is seen.
         let timeout = next
             .saturating_duration_since(Instant::now())
             .min(Duration::from_millis(200));
         if event::poll(timeout)? {
             if let Event::Key(k) = event::read()? {
+                // Terminals that report releases would act twice on each key.
                 if k.kind != KeyEventKind::Press {
                     continue;
                 }
+                // While typing a filter, every key is text, even q.
                 if v.editing {
                     match k.code {
                         KeyCode::Enter | KeyCode::Esc => v.editing = false,
@@ -97,6 +104,7 @@ fn live_loop(
                 }
                 match k.code {
                     KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
+                    // Raw mode delivers Ctrl-C as a key, not as SIGINT.
                     KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => {
                         return Ok(())
                     }
@@ -116,6 +124,7 @@ fn live_loop(
             }
         }
         if Instant::now() >= next {
+            // From the schedule, not from now: intervals don't drift.
             next += v.every;
             // Each report covers one interval, paused or not: a pause
             // freezes the screen, not the counting.
@@ -136,6 +145,7 @@ fn live_loop(
     }
 }
 
+/// One frame: a status line, the processes, the devices (-d) and the keys.
 fn draw(f: &mut Frame, v: &View) {
     let dev_height = if v.show_devices {
         (v.devices.len().min(v.top) + 3) as u16

@@ -27,6 +27,7 @@ fn interval(args: &TopArgs, batch: bool) -> anyhow::Result<Duration> {
     Ok(every.unwrap_or(Duration::from_secs(1)))
 }
 
+/// Loads the counting programs, after every flag is checked.
 fn start(args: &TopArgs) -> anyhow::Result<Aggregator> {
     if args.filter.failed {
         return Err(
@@ -45,6 +46,8 @@ fn start(args: &TopArgs) -> anyhow::Result<Aggregator> {
 }
 
 pub fn run(args: &TopArgs) -> anyhow::Result<()> {
+    // Piped or redirected, top prints socktop's reports, as socktop does:
+    // a live view would write escape codes into a file.
     let batch = args.batch || !std::io::stdout().is_terminal();
     let every = interval(args, batch)?;
     let mut agg = start(args)?;
@@ -61,6 +64,8 @@ pub fn run(args: &TopArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// socktop's report every interval until -c, a signal or a closed pipe;
+/// returns how many were printed.
 fn run_batch(
     args: &TopArgs,
     every: Duration,
@@ -75,9 +80,11 @@ fn run_batch(
     let mut next = Instant::now() + every;
     let mut reports = 0;
     while args.count.is_none_or(|c| reports < c) {
+        // A stop during the wait ends without a partial report.
         if !signals::sleep_until(next, stop) {
             break;
         }
+        // From the schedule, not from now: reports don't drift.
         next += every;
         let rows = proc_rows(&agg.interval()?);
         let devices = if args.devices {
@@ -88,6 +95,7 @@ fn run_batch(
         let report = socktop_report(&time::ctime_now(), &rows, devices.as_deref(), args.rows);
         match out.write_all(report.as_bytes()).and_then(|()| out.flush()) {
             Ok(()) => {}
+            // `top --batch | head` is a normal way to end.
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
             Err(e) => return Err(e.into()),
         }

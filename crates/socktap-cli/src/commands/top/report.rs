@@ -48,6 +48,7 @@ pub fn proc_rows(rows: &HashMap<RowKey, Counts>) -> Vec<ProcRow> {
                 family: k.family,
                 ..Default::default()
             });
+        // Bytes count successes only (the kernel adds no bytes for errors).
         if send {
             row.sends += c.successes();
             row.send_bytes += c.bytes;
@@ -93,6 +94,8 @@ impl SortBy {
     }
 }
 
+/// Sorts in place; ties fall back to pid, protocol and family so that the
+/// order is stable from one interval to the next and rows don't jump.
 pub fn sort_rows(rows: &mut [ProcRow], by: SortBy) {
     rows.sort_by(|a, b| {
         let primary = match by {

@@ -18,18 +18,11 @@ use crate::shared::{losses, signals};
 
 type Labels = Vec<(String, String)>;
 
-/// The keys that can be labels: every grouping key but the probe, since
-/// each metric family already names its probe.
-const LABEL_KEYS: &[Key] = &[
-    Key::Comm,
-    Key::Pid,
-    Key::Uid,
-    Key::Cgroup,
-    Key::Family,
-    Key::Protocol,
-    Key::Type,
-    Key::Port,
-];
+/// The keys that can be labels: every grouping key but the probe (the
+/// first of them), since each metric family already names its probe.
+fn label_keys() -> &'static [Key] {
+    &Key::ALL[1..]
+}
 
 fn label_values(labels: &[Key], k: &RowKey) -> Labels {
     labels
@@ -66,36 +59,37 @@ impl Metrics {
             seen: HashMap::new(),
             lost_seen: socktap::Losses::default(),
         };
-        registry.register(
-            "socktap_send_bytes",
-            "Bytes sent on sockets (socket.send, successes)",
-            m.send_bytes.clone(),
-        );
-        registry.register(
-            "socktap_receive_bytes",
-            "Bytes received from sockets (socket.receive, successes)",
-            m.recv_bytes.clone(),
-        );
-        registry.register(
-            "socktap_send_messages",
-            "Messages sent on sockets (socket.send, successes)",
-            m.send_msgs.clone(),
-        );
-        registry.register(
-            "socktap_receive_messages",
-            "Messages received from sockets (socket.receive, successes)",
-            m.recv_msgs.clone(),
-        );
-        registry.register(
-            "socktap_errors",
-            "Sends and receives that failed",
-            m.errors.clone(),
-        );
-        registry.register(
-            "socktap_lost_events",
-            "Events socktap could not count, by reason: rows_full (raise --max-series), calls_in_flight_full, ring_buffer_full, loop_bound",
-            m.lost.clone(),
-        );
+        let families = [
+            (
+                "socktap_send_bytes",
+                "Bytes sent on sockets (socket.send, successes)",
+                &m.send_bytes,
+            ),
+            (
+                "socktap_receive_bytes",
+                "Bytes received from sockets (socket.receive, successes)",
+                &m.recv_bytes,
+            ),
+            (
+                "socktap_send_messages",
+                "Messages sent on sockets (socket.send, successes)",
+                &m.send_msgs,
+            ),
+            (
+                "socktap_receive_messages",
+                "Messages received from sockets (socket.receive, successes)",
+                &m.recv_msgs,
+            ),
+            ("socktap_errors", "Sends and receives that failed", &m.errors),
+            (
+                "socktap_lost_events",
+                "Events socktap could not count, by reason: rows_full (raise --max-series), calls_in_flight_full, ring_buffer_full, loop_bound",
+                &m.lost,
+            ),
+        ];
+        for (name, help, family) in families {
+            registry.register(name, help, family.clone());
+        }
         Metrics { registry, ..m }
     }
 
@@ -145,7 +139,7 @@ impl Metrics {
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    let labels = Key::parse_list("--labels", &args.labels, LABEL_KEYS)?;
+    let labels = Key::parse_list("--labels", &args.labels, label_keys())?;
     let filter = args.filter.to_filter()?;
     let agg = Aggregator::builder()
         .probes(&Probe::DEFAULT)
@@ -219,12 +213,13 @@ mod tests {
     fn labels_are_checked() {
         let parse = |l: &[&str]| {
             let l: Vec<String> = l.iter().map(|s| s.to_string()).collect();
-            Key::parse_list("--labels", &l, LABEL_KEYS)
+            Key::parse_list("--labels", &l, label_keys())
         };
         assert_eq!(
             parse(&["comm", "family"]).unwrap(),
             vec![Key::Comm, Key::Family]
         );
+        assert!(!label_keys().contains(&Key::Probe));
         for bad in ["host", "probe"] {
             assert!(parse(&[bad]).unwrap_err().to_string().contains("--labels"));
         }

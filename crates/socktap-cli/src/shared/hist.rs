@@ -88,12 +88,17 @@ mod tests {
 
     #[test]
     fn bucket_labels() {
-        assert_eq!(bucket_label(0), "0");
-        assert_eq!(bucket_label(1), "[1, 2)");
-        assert_eq!(bucket_label(4), "[8, 16)");
-        assert_eq!(bucket_label(11), "[1K, 2K)");
-        assert_eq!(bucket_label(21), "[1M, 2M)");
-        assert_eq!(bucket_label(31), "[1G, ...)");
+        let want = [
+            (0, "0"),
+            (1, "[1, 2)"),
+            (4, "[8, 16)"),
+            (11, "[1K, 2K)"),
+            (21, "[1M, 2M)"),
+            (31, "[1G, ...)"),
+        ];
+        for (i, label) in want {
+            assert_eq!(bucket_label(i), label);
+        }
         assert_eq!(bucket_bounds(10), (512, Some(1024)));
     }
 }

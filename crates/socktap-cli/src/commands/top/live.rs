@@ -145,6 +145,28 @@ fn live_loop(
     }
 }
 
+/// A bordered table with a bold header; columns are (title, width), the
+/// last one taking whatever room is left.
+fn table<'a>(title: &'a str, columns: &[(&'a str, u16)], rows: Vec<Row<'a>>) -> Table<'a> {
+    let header = Row::new(columns.iter().map(|c| c.0))
+        .style(Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED));
+    let last = columns.len().saturating_sub(1);
+    let widths: Vec<Constraint> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i == last {
+                Constraint::Min(c.1)
+            } else {
+                Constraint::Length(c.1)
+            }
+        })
+        .collect();
+    Table::new(rows, widths)
+        .header(header)
+        .block(Block::bordered().title(title))
+}
+
 /// One frame: a status line, the processes, the devices (-d) and the keys.
 fn draw(f: &mut Frame, v: &View) {
     let dev_height = if v.show_devices {
@@ -176,76 +198,73 @@ fn draw(f: &mut Frame, v: &View) {
     );
     f.render_widget(Paragraph::new(status), head);
 
-    let header = Row::new([
-        "PID", "UID", "#SEND", "#RECV", "SEND_KB", "RECV_KB", "PROT", "FAMILY", "COMMAND",
-    ])
-    .style(Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED));
     let rows: Vec<Row> = v
         .rows
         .iter()
         .filter(|r| v.filter.is_empty() || r.comm.contains(&v.filter))
         .take(v.top)
         .map(|r| {
-            Row::new([
-                r.pid.to_string(),
-                r.uid.to_string(),
-                r.sends.to_string(),
-                r.recvs.to_string(),
-                (r.send_bytes / 1024).to_string(),
-                (r.recv_bytes / 1024).to_string(),
+            let numbers = [
+                u64::from(r.pid),
+                u64::from(r.uid),
+                r.sends,
+                r.recvs,
+                r.send_bytes / 1024,
+                r.recv_bytes / 1024,
+            ];
+            let names = [
                 protocol_display_name(i64::from(r.family), i64::from(r.protocol)).into_owned(),
                 family_display_name(i64::from(r.family)).into_owned(),
                 r.comm.clone(),
-            ])
+            ];
+            Row::new(numbers.map(|n| n.to_string()).into_iter().chain(names))
         })
         .collect();
-    let widths = [
-        Constraint::Length(7),
-        Constraint::Length(6),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(8),
-        Constraint::Length(9),
-        Constraint::Min(15),
-    ];
     f.render_widget(
-        Table::new(rows, widths)
-            .header(header)
-            .block(Block::bordered().title(" PROCESSES ")),
+        table(
+            " PROCESSES ",
+            &[
+                ("PID", 7),
+                ("UID", 6),
+                ("#SEND", 8),
+                ("#RECV", 8),
+                ("SEND_KB", 9),
+                ("RECV_KB", 9),
+                ("PROT", 8),
+                ("FAMILY", 9),
+                ("COMMAND", 15),
+            ],
+            rows,
+        ),
         procs,
     );
     if v.show_devices {
-        let header = Row::new(["DEV", "#XMIT", "#RECV", "XMIT_KB", "RECV_KB"])
-            .style(Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED));
         let rows: Vec<Row> = v
             .devices
             .iter()
             .take(v.top)
             .map(|d| {
-                Row::new([
-                    d.name.clone(),
-                    d.tx_packets.to_string(),
-                    d.rx_packets.to_string(),
-                    (d.tx_bytes / 1024).to_string(),
-                    (d.rx_bytes / 1024).to_string(),
-                ])
+                let numbers = [
+                    d.tx_packets,
+                    d.rx_packets,
+                    d.tx_bytes / 1024,
+                    d.rx_bytes / 1024,
+                ];
+                Row::new(
+                    [d.name.clone()]
+                        .into_iter()
+                        .chain(numbers.map(|n| n.to_string())),
+                )
             })
             .collect();
-        let widths = [
-            Constraint::Length(16),
-            Constraint::Length(14),
-            Constraint::Length(14),
-            Constraint::Length(16),
-            Constraint::Length(16),
+        let columns = [
+            ("DEV", 16),
+            ("#XMIT", 14),
+            ("#RECV", 14),
+            ("XMIT_KB", 16),
+            ("RECV_KB", 16),
         ];
-        f.render_widget(
-            Table::new(rows, widths)
-                .header(header)
-                .block(Block::bordered().title(" DEVICES ")),
-            devs,
-        );
+        f.render_widget(table(" DEVICES ", &columns, rows), devs);
     }
     let help = if v.editing {
         format!(

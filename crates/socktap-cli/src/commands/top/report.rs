@@ -127,13 +127,22 @@ pub fn socktop_report(
         "-".repeat(31),
         "-".repeat(31)
     ));
-    s.push_str(&format!(
-        "{:<5} {:<5} {:>7} {:>7} {:>7} {:>7} {:<4} {:<8} {:<15}\n",
+    // One format for the header and the rows of each section: socktop's widths.
+    macro_rules! process_line {
+        ($($col:expr),*) => {
+            format!("{:<5} {:<5} {:>7} {:>7} {:>7} {:>7} {:<4} {:<8} {:<15}\n", $($col),*)
+        };
+    }
+    macro_rules! device_line {
+        ($($col:expr),*) => {
+            format!("{:<7} {:>13} {:>13} {:>15} {:>15}\n", $($col),*)
+        };
+    }
+    s.push_str(&process_line!(
         "PID", "UID", "#SEND", "#RECV", "SEND_KB", "RECV_KB", "PROT", "FAMILY", "COMMAND"
     ));
     for r in rows.iter().take(top) {
-        s.push_str(&format!(
-            "{:<5} {:<5} {:>7} {:>7} {:>7} {:>7} {:<4} {:<8} {:<15}\n",
+        s.push_str(&process_line!(
             r.pid,
             r.uid,
             r.sends,
@@ -147,13 +156,9 @@ pub fn socktop_report(
     }
     if let Some(devs) = devices {
         s.push_str(&format!("{} DEVICES {}\n", "-".repeat(32), "-".repeat(32)));
-        s.push_str(&format!(
-            "{:<7} {:>13} {:>13} {:>15} {:>15}\n",
-            "DEV", "#XMIT", "#RECV", "XMIT_KB", "RECV_KB"
-        ));
+        s.push_str(&device_line!("DEV", "#XMIT", "#RECV", "XMIT_KB", "RECV_KB"));
         for d in devs.iter().take(top) {
-            s.push_str(&format!(
-                "{:<7} {:>13} {:>13} {:>15} {:>15}\n",
+            s.push_str(&device_line!(
                 d.name,
                 d.tx_packets,
                 d.rx_packets,

@@ -8,8 +8,8 @@ use std::mem::zeroed;
 use socktap::{Filter, LoadSettings, Path, Tracer};
 
 use crate::cases::{seen, Expect, Kind};
+use crate::collect::{base_probes, collect_events, Outcome};
 use crate::error::Error;
-use crate::runner::{base_probes, collect_events, Outcome};
 use crate::sockets::{check, gettid, last_err};
 
 /// A child process creates a socket and exits with it open; the parent

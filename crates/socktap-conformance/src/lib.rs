@@ -26,6 +26,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod cases;
+mod collect;
 mod error;
 mod exit_case;
 mod operations;

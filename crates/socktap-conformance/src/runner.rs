@@ -2,11 +2,12 @@
 //! and a comparison of what the kernel reported with what was expected.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use socktap::{Event, Filter, LoadSettings, Path, Probe, Tracer};
+use socktap::{Filter, LoadSettings, Tracer};
 
 use crate::cases::{cases, seen, Expect, Kind, Op};
+use crate::collect::{base_probes, collect_events, Outcome};
 use crate::error::{Error, Result};
 use crate::exit_case::exit_open;
 use crate::operations::Setup;
@@ -45,11 +46,6 @@ pub fn run(only: Option<&str>, settings: impl Into<LoadSettings>) -> Result<Vec<
         out.push(run_case_with(op, kind, settings, &mut shared)?);
     }
     Ok(out)
-}
-
-/// The base probes: every kernel-side path once, no aliases.
-pub(crate) fn base_probes() -> Vec<Probe> {
-    Path::ALL.iter().map(|p| p.probe()).collect()
 }
 
 /// Runs one case. Errors are failures to trace at all (no privileges, no
@@ -131,9 +127,6 @@ fn run_case_with(
     Ok(res)
 }
 
-/// What was expected and what was seen, in order.
-pub(crate) type Outcome = Result<(Vec<Expect>, Vec<Expect>)>;
-
 /// Reads everything the operation produced. The events of a thread's own
 /// syscalls are in the ring buffer before the syscall returns, so one read
 /// after a short wait finds them all.
@@ -144,24 +137,6 @@ fn collect(tracer: &mut Tracer, expected: io::Result<Vec<Expect>>) -> Outcome {
         .map(seen)
         .collect();
     Ok((expected, got))
-}
-
-/// Reads the events that are there, waiting a little for at least `n`.
-/// The events of this thread's (and a waited-for child's) syscalls are in
-/// the ring buffer before the syscall returns: one read finds them. The
-/// deadline only guards against a kernel that is slower than that.
-pub(crate) fn collect_events(tracer: &mut Tracer, n: usize) -> Result<Vec<Event>> {
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_millis(200);
-    loop {
-        tracer.poll(Duration::ZERO)?;
-        tracer.drain(|ev| got.push(*ev));
-        if got.len() >= n || Instant::now() >= deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    Ok(got)
 }
 
 fn diff(expected: &[Expect], got: &[Expect]) -> String {

@@ -9,6 +9,7 @@ use libbpf_rs::MapCore;
 use crate::backend::{Backend, LoadSettings, Plan};
 use crate::error::Result;
 use crate::filter::Filter;
+use crate::kernel::config;
 use crate::kernel::loader::{self, Loaded};
 use crate::kernel::maps;
 use crate::kernel::skel::types;
@@ -240,7 +241,7 @@ impl AggregatorBuilder {
     /// Loads and attaches the programs.
     pub fn start(self) -> Result<Aggregator> {
         let mask = path_mask(&self.probes);
-        let loaded = loader::load(&loader::Options {
+        let loaded = loader::load(&config::Options {
             mask,
             filter: &self.filter,
             include_peek: false,

@@ -12,6 +12,7 @@ use crate::backend::{Backend, LoadSettings, Plan};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::filter::Filter;
+use crate::kernel::config;
 use crate::kernel::loader::{self, Loaded};
 use crate::kernel::maps;
 use crate::loss::Losses;
@@ -143,7 +144,7 @@ impl Tracer {
         let mask = path_mask(&b.probes);
 
         let ring_bytes = b.ring_bytes.max(4096).next_power_of_two();
-        let loaded = loader::load(&loader::Options {
+        let loaded = loader::load(&config::Options {
             mask,
             filter: &b.filter,
             include_peek: b.include_peek,

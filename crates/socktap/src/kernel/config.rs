@@ -2,11 +2,28 @@
 //! configuration (`struct config`), before load: the verifier then prunes
 //! every branch a run does not need.
 
-use super::loader::Options;
 use super::skel::types;
-use crate::backend::{Mechanism, Plan, Role};
+use crate::backend::{LoadSettings, Mechanism, Plan, Role};
 use crate::error::{Error, Result};
 use crate::filter::{Filter, MAX_VALUES};
+
+/// How to set the BPF object up.
+pub(crate) struct Options<'a> {
+    /// Bit (1 << path) per kernel-side path wanted.
+    pub mask: u32,
+    pub filter: &'a Filter,
+    pub include_peek: bool,
+    /// Ring buffer size in bytes (a power of two of at least a page).
+    pub ring_bytes: u32,
+    /// In-kernel aggregation: key bits, histograms, row capacity.
+    pub aggregate: Option<(u32, bool, u32)>,
+    /// Count network device traffic.
+    pub devices: bool,
+    pub settings: LoadSettings,
+    /// The kernel side may report every send under socket.sendmsg.return
+    /// (and receives likewise): the reader only wants the unions.
+    pub unions_only: bool,
+}
 
 /// Writes the options and the chosen plan into the configuration; returns
 /// the sizes of the row and histogram maps.

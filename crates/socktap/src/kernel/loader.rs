@@ -10,32 +10,15 @@ use std::mem::MaybeUninit;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, OpenObject};
 
+use super::config::{self, Options};
 use super::features::{can_trace, kernel_has_bpf_loop, kernel_has_sendpage, kprobes_available};
+use super::log;
 use super::programs::{programs, DEVICE_PROGRAMS};
 use super::skel::{SocktapSkel, SocktapSkelBuilder};
-use super::{config, log};
 use crate::backend::{Backend, LoadSettings, Mechanism, Plan, Role};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::tapset::{path_mask, Probe};
-
-/// How to set the BPF object up.
-pub(crate) struct Options<'a> {
-    /// Bit (1 << path) per kernel-side path wanted.
-    pub mask: u32,
-    pub filter: &'a Filter,
-    pub include_peek: bool,
-    /// Ring buffer size in bytes (a power of two of at least a page).
-    pub ring_bytes: u32,
-    /// In-kernel aggregation: key bits, histograms, row capacity.
-    pub aggregate: Option<(u32, bool, u32)>,
-    /// Count network device traffic.
-    pub devices: bool,
-    pub settings: LoadSettings,
-    /// The kernel side may report every send under socket.sendmsg.return
-    /// (and receives likewise): the reader only wants the unions.
-    pub unions_only: bool,
-}
 
 /// The loaded, attached BPF object.
 pub(crate) struct Loaded {

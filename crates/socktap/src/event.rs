@@ -21,6 +21,9 @@ pub struct Event {
     pub timestamp_ns: u64,
     /// The CPU it ran on.
     pub cpu: u32,
+    /// A `MSG_PEEK` receive, which leaves the message queued (reported only
+    /// with [`TracerBuilder::include_peek`](crate::TracerBuilder::include_peek)).
+    pub peek: bool,
     /// Process id (tgid).
     pub pid: u32,
     /// Thread id.
@@ -92,6 +95,7 @@ impl Event {
             path: Path::SendmsgReturn,
             timestamp_ns,
             cpu: 0,
+            peek: false,
             pid: 1,
             tid: 1,
             uid: 0,
@@ -125,7 +129,8 @@ impl Event {
             probe: path.probe(),
             path,
             timestamp_ns: raw.ts_ns,
-            cpu: raw.cpu,
+            cpu: u32::from(raw.cpu),
+            peek: raw.peek != 0,
             pid: raw.pid,
             tid: raw.tid,
             uid: raw.uid,

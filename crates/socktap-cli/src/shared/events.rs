@@ -48,11 +48,18 @@ pub fn text(out: &mut impl Write, clock_offset_ns: i128, ev: &Event) -> std::io:
     };
     let addr =
         |a: Option<std::net::SocketAddr>| a.map_or_else(|| "-".to_string(), |a| a.to_string());
+    // A peek leaves the message queued: marked, so that it is not read as a
+    // second copy of the receive that follows.
+    let probe = if ev.peek {
+        format!("{} (peek)", ev.probe.name())
+    } else {
+        ev.probe.name().to_string()
+    };
     writeln!(
         out,
         "{:<15} {:<24} {:>7} {:>7} {:<15} {:<7} {:<9} {:<6} {:>8} {:>3} {:<22} {:<22}",
         time_of_day(clock_offset_ns + i128::from(ev.timestamp_ns)),
-        ev.probe.name(),
+        probe,
         ev.pid,
         ev.tid,
         ev.comm(),
@@ -74,6 +81,8 @@ struct JsonEvent<'a> {
     timestamp: u64,
     time: &'a str,
     cpu: u32,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    peek: bool,
     pid: u32,
     tid: u32,
     comm: &'a str,
@@ -179,6 +188,7 @@ fn json(
         timestamp: ev.timestamp_ns,
         time,
         cpu: ev.cpu,
+        peek: ev.peek,
         pid: ev.pid,
         tid: ev.tid,
         comm: ev.comm(),

@@ -87,6 +87,12 @@ static __always_inline void fill_socket(struct event *e, struct socket *sock, st
 	}
 	if (e->addr_family) {
 		e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		/*
+		 * skc_num is cleared when the socket leaves the hash tables (a reset,
+		 * the FIN exchange, close); the source port is still in inet_sport.
+		 */
+		if (!e->lport)
+			e->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 		e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	}
 }

@@ -155,6 +155,11 @@ struct socket_alloc {
 	struct inode vfs_inode;
 };
 
+/* INET and INET6 sockets start with struct sock inside a struct inet_sock. */
+struct inet_sock {
+	__be16 inet_sport;
+};
+
 #pragma clang attribute pop
 
 /* x86_64 kernel stacks: task_pt_regs() sits at the top (no KASAN). */

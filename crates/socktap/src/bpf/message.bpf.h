@@ -33,6 +33,7 @@ static __always_inline bool on_message(struct event *e, struct socket *sock, str
 	if (!pass_socket(e))
 		return false;
 	e->size = ret;
+	e->peek = !send && (flags & MSG_PEEK);
 	return true;
 }
 

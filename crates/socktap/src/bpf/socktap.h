@@ -78,7 +78,9 @@ struct event {
 	__s32 state;
 	__s32 type;
 	__s32 err;        /* create.return: the creation's result */
-	__u32 cpu;
+	__u16 cpu;
+	__u8 peek;        /* a MSG_PEEK receive (reported only when asked for) */
+	__u8 _pad;
 	__u16 probe;      /* enum probe_id */
 	__u8 requester;   /* create: 1 kernel, 0 user */
 	__u8 addr_family; /* enum addr_family: which addresses below are set */

@@ -151,6 +151,7 @@ static __always_inline void sys_io_stash(long nr, struct pt_regs *regs, struct s
 	if (!pass_socket(&call.ev))
 		return;
 	call.nr = nr;
+	call.ev.peek = (flags & MSG_PEEK) != 0;
 	if (row.size_from == SIZE_MMSG)
 		call.mmsg_vec = sys_arg(regs, row.size_arg);
 	remember_call(&sys_calls, call.ev.tid, &call);

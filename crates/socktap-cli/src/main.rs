@@ -27,7 +27,8 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn print_libbpf(_: libbpf_rs::PrintLevel, msg: String) {
-    eprint!("{msg}");
+    // Never a panic on a closed stderr.
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
 }
 
 fn main() -> ExitCode {
@@ -58,7 +59,7 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            eprintln!("socktap: error: {err:#}");
+            crate::shared::say::note!("socktap: error: {err:#}");
             if err.downcast_ref::<UsageError>().is_some() {
                 return ExitCode::from(2);
             }

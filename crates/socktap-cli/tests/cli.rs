@@ -56,8 +56,8 @@ fn unknown_family_and_protocol_name_the_flag_and_the_nearest() {
 #[test]
 fn bad_times_name_their_flag() {
     for (args, flag) in [
-        (&["stat", "-i", "0"][..], "-i/--interval"),
-        (&["top", "--batch", "-i", "inf"][..], "-i/--interval"),
+        (&["stat", "-i", "0"][..], "--interval"),
+        (&["top", "--batch", "-i", "inf"][..], "--interval"),
         (&["trace", "--duration=-0.5"][..], "--duration"),
     ] {
         let o = socktap(args);

@@ -37,4 +37,4 @@ mod sockets;
 pub use cases::{cases, Expect, Kind, Op};
 pub use error::{Error, Result};
 pub use privileged::privileged;
-pub use runner::{run, run_case, CaseResult};
+pub use runner::{run, run_case, selected, CaseResult};

@@ -30,6 +30,17 @@ pub struct CaseResult {
     pub detail: String,
 }
 
+/// The cases whose "op kind" label contains `only` (all if `None`).
+pub fn selected(only: Option<&str>) -> Vec<(Op, Kind)> {
+    cases()
+        .into_iter()
+        .filter(|(op, kind)| {
+            let label = format!("{} {}", op.label(), kind.label());
+            only.is_none_or(|o| label.contains(o))
+        })
+        .collect()
+}
+
 /// Runs every case whose "op kind" label contains `only` (all if `None`),
 /// with the given load settings (a backend converts into them).
 pub fn run(only: Option<&str>, settings: impl Into<LoadSettings>) -> Result<Vec<CaseResult>> {
@@ -38,11 +49,7 @@ pub fn run(only: Option<&str>, settings: impl Into<LoadSettings>) -> Result<Vec<
     // One tracer for all cases: they run in this thread, and loading the
     // programs once keeps the table fast on slow (emulated) machines.
     let mut shared = None;
-    for (op, kind) in cases() {
-        let label = format!("{} {}", op.label(), kind.label());
-        if only.is_some_and(|o| !label.contains(o)) {
-            continue;
-        }
+    for (op, kind) in selected(only) {
         out.push(run_case_with(op, kind, settings, &mut shared)?);
     }
     Ok(out)

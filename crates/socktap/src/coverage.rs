@@ -211,6 +211,7 @@ mod tests {
     fn full_kernel() -> KernelFeatures {
         KernelFeatures {
             btf: true,
+            btf_error: None,
             length_tracepoints: true,
             syscall_tracepoints: true,
             exit_tracepoint: true,

@@ -29,6 +29,14 @@ pub enum Error {
         "permission denied: socktap needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, e.g. run as root) to load its BPF programs"
     )]
     Permission,
+    /// The kernel's BTF, which every program needs, cannot be read.
+    #[error("cannot read the kernel's BTF at {path}: {reason}. socktap needs it: a kernel built with CONFIG_DEBUG_INFO_BTF=y, and the file readable by this process")]
+    Btf {
+        /// Where it was looked for.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The running kernel cannot serve a probe.
     #[error("{probe}: not supported by this kernel: {reason}")]
     Unsupported {

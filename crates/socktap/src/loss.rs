@@ -22,15 +22,20 @@ pub enum LossReason {
     /// Messages of a `sendmmsg`/`recvmmsg` beyond what the programs for
     /// kernels without `bpf_loop` (before 5.17) can walk.
     LoopBound,
+    /// Events read from the kernel that the program's own output could not
+    /// take (a reader of `socktap trace` that stopped reading when the trace
+    /// ended). Counted by the program, not the kernel: see [`Losses::add`].
+    Unwritten,
 }
 
 impl LossReason {
     /// Every reason, in the kernel's order.
-    pub const ALL: [LossReason; 4] = [
+    pub const ALL: [LossReason; 5] = [
         LossReason::RingFull,
         LossReason::CallsFull,
         LossReason::RowsFull,
         LossReason::LoopBound,
+        LossReason::Unwritten,
     ];
 
     /// Its name in JSON records and metric labels.
@@ -40,6 +45,7 @@ impl LossReason {
             LossReason::CallsFull => "calls_in_flight_full",
             LossReason::RowsFull => "rows_full",
             LossReason::LoopBound => "loop_bound",
+            LossReason::Unwritten => "unwritten",
         }
     }
 
@@ -52,17 +58,20 @@ impl LossReason {
             LossReason::LoopBound => {
                 "sendmmsg/recvmmsg messages beyond the loop bound of kernels without bpf_loop"
             }
+            LossReason::Unwritten => "the output could not take them",
         }
     }
 
-    /// Its index in the kernel's per-CPU `losses` array.
-    pub(crate) fn index(self) -> u32 {
-        match self {
+    /// Its index in the kernel's per-CPU `losses` array; None for what only
+    /// user space counts.
+    pub(crate) fn index(self) -> Option<u32> {
+        Some(match self {
             LossReason::RingFull => kernel::LOSS_RING_FULL.0,
             LossReason::CallsFull => kernel::LOSS_CALLS_FULL.0,
             LossReason::RowsFull => kernel::LOSS_ROWS_FULL.0,
             LossReason::LoopBound => kernel::LOSS_LOOP_BOUND.0,
-        }
+            LossReason::Unwritten => return None,
+        })
     }
 }
 
@@ -99,6 +108,12 @@ impl Losses {
     /// Every reason with its count, zeros included.
     pub fn iter(&self) -> impl Iterator<Item = (LossReason, u64)> + '_ {
         LossReason::ALL.into_iter().map(|r| (r, self.get(r)))
+    }
+
+    /// Adds `n` losses for one reason: for what the program itself loses,
+    /// such as [`LossReason::Unwritten`].
+    pub fn add(&mut self, reason: LossReason, n: u64) {
+        self.counts[reason as usize] += n;
     }
 
     /// Both counts added, reason by reason.
@@ -139,16 +154,14 @@ mod tests {
     #[test]
     fn reasons_match_the_c_enum() {
         // Every kernel index is used once, and the kernel has no others.
-        let mut idx: Vec<u32> = LossReason::ALL.iter().map(|r| r.index()).collect();
+        let mut idx: Vec<u32> = LossReason::ALL.iter().filter_map(|r| r.index()).collect();
         idx.sort_unstable();
         let n = kernel::LOSS_REASONS.0;
         assert_eq!(idx, (0..n).collect::<Vec<_>>());
         for r in LossReason::ALL {
-            assert_eq!(
-                r as u32,
-                r.index(),
-                "{r}: array position is the kernel index"
-            );
+            if let Some(i) = r.index() {
+                assert_eq!(r as u32, i, "{r}: array position is the kernel index");
+            }
         }
     }
 

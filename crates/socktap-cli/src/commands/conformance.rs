@@ -8,6 +8,15 @@ use crate::args::ConformanceArgs;
 
 /// Runs the table; true if every case passed (the exit status says so).
 pub fn run(args: &ConformanceArgs) -> anyhow::Result<bool> {
+    // A filter that selects nothing would pass with "0 passed, 0 failed".
+    if let Some(only) = &args.only {
+        if socktap_conformance::selected(Some(only)).is_empty() {
+            return Err(crate::UsageError(format!(
+                "no case matches '{only}' (labels are \"OPERATION SOCKET\", e.g. \"sendmsg INET/TCP\")"
+            ))
+            .into());
+        }
+    }
     let results = socktap_conformance::run(args.only.as_deref(), args.backend.settings())?;
     let mut out = std::io::stdout().lock();
     let passed = results.iter().filter(|r| r.passed).count();

@@ -12,7 +12,10 @@ pub fn run(args: &ListArgs) -> anyhow::Result<()> {
     let features = KernelFeatures::probe();
     // The truth comes from trying: load and attach what each probe needs,
     // then detach. Without privileges, predict from the kernel's BTF.
-    let (plan, note) = if socktap::can_trace() {
+    let (plan, note) = if let Some(why) = &features.btf_error {
+        // Nothing can load without BTF, and there is nothing to predict from.
+        (None, Some(format!("{why}; nothing can be traced here")))
+    } else if socktap::can_trace() {
         match socktap::coverage::probe_plan(args.backend.settings()) {
             Ok(plan) => (Some(plan), None),
             Err(e) => (
@@ -42,7 +45,7 @@ pub fn run(args: &ListArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     // On stderr, so that scripts reading the table are not disturbed.
     if let Some(note) = &note {
-        eprintln!("socktap: {note}");
+        crate::shared::say::note!("socktap: {note}");
     }
     if args.verbose {
         let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();

@@ -141,6 +141,13 @@ impl Metrics {
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let labels = Key::parse_list("--labels", &args.labels, label_keys())?;
     let filter = args.filter.to_filter()?;
+    // Bound before the programs load: a port in use fails fast and clean.
+    let server = tiny_http::Server::http(args.listen)
+        .map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?;
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .map_or_else(|| args.listen.to_string(), |a| a.to_string());
     let agg = Aggregator::builder()
         .probes(&Probe::DEFAULT)
         .filter(filter)
@@ -150,13 +157,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .capacity(args.max_series)
         .load_settings(args.backend.settings())
         .start()?;
-    let server = tiny_http::Server::http(&args.listen)
-        .map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?;
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .map_or_else(|| args.listen.clone(), |a| a.to_string());
-    eprintln!("Serving Prometheus metrics on http://{addr}/metrics. Ctrl-C to end.");
+    crate::shared::say::note!(
+        "Serving Prometheus metrics on http://{addr}/metrics. Ctrl-C to end."
+    );
     let stop = signals::stop_flag()?;
     let mut metrics = Metrics::new();
     while !stop.load(Ordering::SeqCst) {
@@ -186,7 +189,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         // A client that hung up is its own problem, not the server's.
         let _ = req.respond(response);
     }
-    eprintln!("socktap: {}", losses::text(&agg.losses()?, "--max-series"));
+    crate::shared::say::note!("socktap: {}", losses::text(&agg.losses()?, "--max-series"));
     Ok(())
 }
 

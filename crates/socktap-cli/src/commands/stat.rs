@@ -137,8 +137,7 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
     let probes = probes::chosen(&args.probes)?;
     let by = Key::parse_list("--by", &args.by, &Key::ALL)?;
     let filter = args.filter.to_filter()?;
-    let every = crate::args::seconds("-i/--interval", args.interval)?;
-    let duration = crate::args::seconds("--duration", args.duration)?;
+    let (every, duration) = (args.interval, args.duration);
     let hist = !args.no_hist;
     let mut agg = Aggregator::builder()
         .probes(&probes)
@@ -150,7 +149,7 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
         .start()?;
     let stop = signals::stop_flag()?;
     let names: Vec<&str> = probes.iter().map(|p| p.name()).collect();
-    eprintln!(
+    crate::shared::say::note!(
         "Tracing {} (backend: {}), counting by {}. Ctrl-C to end.",
         names.join(", "),
         agg.plan(),
@@ -202,7 +201,7 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
             break;
         }
     }
-    eprintln!(
+    crate::shared::say::note!(
         "socktap: {reports} reports, {}",
         losses::text(&agg.losses()?, "--capacity")
     );

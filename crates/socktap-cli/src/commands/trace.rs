@@ -1,13 +1,14 @@
 //! `socktap trace`: one line or JSON object per probe firing.
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use socktap::coverage::KernelFeatures;
-use socktap::Tracer;
+use socktap::{LossReason, Tracer};
 
 use crate::args::TraceArgs;
+use crate::shared::output::Output;
 use crate::shared::{events, losses, probes, signals};
 
 /// How long the reader sleeps between reads when the kernel side has not
@@ -18,7 +19,7 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
     // Everything the user gave is checked before any BPF is loaded.
     let probes = probes::chosen(&args.probes)?;
     let filter = args.filter.to_filter()?;
-    let duration = crate::args::seconds("--duration", args.duration)?;
+    let duration = args.duration;
     // Socket flag names come from the running kernel's BTF.
     let features = KernelFeatures::probe();
     let stop = signals::stop_flag()?;
@@ -31,7 +32,7 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
         .load_settings(args.backend.settings())
         .start()?;
     let names: Vec<&str> = probes.iter().map(|p| p.name()).collect();
-    eprintln!(
+    crate::shared::say::note!(
         "Tracing {} (backend: {}). Ctrl-C to end.",
         names.join(", "),
         tracer.plan()
@@ -40,7 +41,8 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
     let offset = tracer.unix_time_ns(0);
     let mut json = events::JsonWriter::new(&features, offset);
     let started = Instant::now();
-    let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    // Lets go of a stalled reader once stopped, counting what it drops.
+    let mut out = Output::new(&stop);
     if !args.json {
         events::text_header(&mut out)?;
     }
@@ -105,15 +107,17 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
             break;
         }
     }
-    let lost = tracer.losses()?;
+    let mut lost = tracer.losses()?;
     drop(tracer);
+    lost.add(LossReason::Unwritten, out.abandoned());
+    let events = events - out.abandoned();
     if args.json {
         let rec = serde_json::json!({"type": "summary", "events": events, "lost": lost.total(),
             "lost_by_reason": losses::json(&lost)});
         // The pipe may be gone: the summary also goes to stderr.
         let _ = writeln!(out, "{rec}").and_then(|_| out.flush());
     }
-    eprintln!(
+    crate::shared::say::note!(
         "socktap: {events} events, {}",
         losses::text(&lost, "--capacity")
     );

@@ -12,6 +12,7 @@ fn remedy(reason: LossReason, capacity_flag: &str) -> String {
             "more threads were mid-call at once than the kernel side follows".into()
         }
         LossReason::RowsFull => format!("raise {capacity_flag}"),
+        LossReason::Unwritten => "the reader of the output stalled when socktap stopped".into(),
         _ => "this kernel has no bpf_loop (before 5.17)".into(),
     }
 }

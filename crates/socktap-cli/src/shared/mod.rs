@@ -6,6 +6,8 @@ pub mod events;
 pub mod hist;
 pub mod keys;
 pub mod losses;
+pub mod output;
 pub mod probes;
+pub mod say;
 pub mod signals;
 pub mod time;

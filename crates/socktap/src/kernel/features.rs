@@ -13,6 +13,8 @@ use libbpf_rs::btf::Btf;
 pub struct KernelFeatures {
     /// The kernel has BTF at /sys/kernel/btf/vmlinux.
     pub btf: bool,
+    /// Why the BTF could not be read, when it could not.
+    pub btf_error: Option<String>,
     /// sock:sock_send_length and sock:sock_recv_length (6.3+).
     pub length_tracepoints: bool,
     /// raw_syscalls:sys_enter / sys_exit as BTF tracepoints.
@@ -28,8 +30,24 @@ pub struct KernelFeatures {
 impl KernelFeatures {
     /// Reads the running kernel's BTF once.
     pub fn probe() -> KernelFeatures {
-        let Ok(btf) = Btf::from_vmlinux() else {
-            return KernelFeatures::default();
+        let unreadable = |e: String| KernelFeatures {
+            btf_error: Some(e),
+            ..KernelFeatures::default()
+        };
+        if let Err(e) = check_btf() {
+            return unreadable(e.to_string());
+        }
+        let btf = match Btf::from_vmlinux() {
+            Ok(btf) => btf,
+            Err(e) => {
+                return unreadable(
+                    crate::Error::Btf {
+                        path: VMLINUX_BTF.into(),
+                        reason: e.to_string(),
+                    }
+                    .to_string(),
+                )
+            }
         };
         let has_tp = |name: &str| btf.type_by_name::<Typedef>(name).is_some();
         let socket_flags = btf
@@ -49,6 +67,7 @@ impl KernelFeatures {
             .unwrap_or_default();
         KernelFeatures {
             btf: true,
+            btf_error: None,
             length_tracepoints: has_tp("btf_trace_sock_send_length")
                 && has_tp("btf_trace_sock_recv_length"),
             syscall_tracepoints: has_tp("btf_trace_sys_enter") && has_tp("btf_trace_sys_exit"),
@@ -75,6 +94,30 @@ impl KernelFeatures {
 /// Whether the kernel still has sock_sendpage (before 6.5), through which
 /// sendfile and splice reach sockets instead of sendmsg. Read from the
 /// kernel's BTF once, only when a function-hook backend needs to know.
+/// Where the kernel publishes its BTF.
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// Whether the kernel's BTF can be read, and if not, why: every program is
+/// relocated against it, and libbpf's own error would be a bare errno.
+pub(crate) fn check_btf() -> crate::Result<()> {
+    use std::io::Read;
+    let mut magic = [0u8; 2];
+    std::fs::File::open(VMLINUX_BTF)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .map_err(|e| crate::Error::Btf {
+            path: VMLINUX_BTF.into(),
+            reason: e.to_string(),
+        })?;
+    // BTF starts with the magic 0xeB9F, in the machine's byte order.
+    if u16::from_ne_bytes(magic) != 0xeb9f {
+        return Err(crate::Error::Btf {
+            path: VMLINUX_BTF.into(),
+            reason: "it does not hold BTF".into(),
+        });
+    }
+    Ok(())
+}
+
 pub(crate) fn kernel_has_sendpage() -> bool {
     static HAVE: OnceLock<bool> = OnceLock::new();
     *HAVE.get_or_init(|| {

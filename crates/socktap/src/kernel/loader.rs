@@ -11,7 +11,9 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, OpenObject};
 
 use super::config::{self, Options};
-use super::features::{can_trace, kernel_has_bpf_loop, kernel_has_sendpage, kprobes_available};
+use super::features::{
+    can_trace, check_btf, kernel_has_bpf_loop, kernel_has_sendpage, kprobes_available,
+};
 use super::log;
 use super::programs::{programs, DEVICE_PROGRAMS};
 use super::skel::{SocktapSkel, SocktapSkelBuilder};
@@ -202,6 +204,7 @@ fn load_with(o: &Options<'_>, tolerate: bool) -> Result<Loaded> {
     if !can_trace() {
         return Err(Error::Permission);
     }
+    check_btf()?;
     let _log = log::Capture::start();
     let mut attempt = Attempt {
         tolerate,

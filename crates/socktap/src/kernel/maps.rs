@@ -68,7 +68,10 @@ pub(crate) fn sum_at<V: PerCpu>(map: &dyn MapCore, key: &[u8], what: &str) -> Re
 pub(crate) fn read_losses(map: &dyn MapCore) -> Result<Losses> {
     let mut out = Losses::default();
     for reason in LossReason::ALL {
-        let n: Option<u64> = sum_at(map, &reason.index().to_ne_bytes(), "the loss counters")?;
+        let Some(index) = reason.index() else {
+            continue; // counted in user space
+        };
+        let n: Option<u64> = sum_at(map, &index.to_ne_bytes(), "the loss counters")?;
         out = out.plus(&Losses::of(reason, n.unwrap_or(0)));
     }
     Ok(out)

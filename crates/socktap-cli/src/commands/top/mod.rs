@@ -20,11 +20,10 @@ use report::{proc_rows, socktop_report};
 /// socktop's columns: the kernel keeps these fields in its rows.
 const KEYS: [Key; 5] = [Key::Pid, Key::Uid, Key::Comm, Key::Family, Key::Protocol];
 
-fn interval(args: &TopArgs, batch: bool) -> anyhow::Result<Duration> {
-    // socktop's default is 5 s; the live view refreshes every second.
-    let default = if batch { 5.0 } else { 1.0 };
-    let every = crate::args::seconds("-i/--interval", Some(args.interval.unwrap_or(default)))?;
-    Ok(every.unwrap_or(Duration::from_secs(1)))
+/// socktop's default is 5 s; the live view refreshes every second.
+fn interval(args: &TopArgs, batch: bool) -> Duration {
+    let default = Duration::from_secs(if batch { 5 } else { 1 });
+    args.interval.unwrap_or(default)
 }
 
 /// Loads the counting programs, after every flag is checked.
@@ -49,7 +48,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<()> {
     // Piped or redirected, top prints socktop's reports, as socktop does:
     // a live view would write escape codes into a file.
     let batch = args.batch || !std::io::stdout().is_terminal();
-    let every = interval(args, batch)?;
+    let every = interval(args, batch);
     let mut agg = start(args)?;
     let stop = signals::stop_flag()?;
     let reports = if batch {
@@ -57,7 +56,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<()> {
     } else {
         live::run(args, every, &mut agg, &stop)?
     };
-    eprintln!(
+    crate::shared::say::note!(
         "socktap: {reports} reports, {}",
         losses::text(&agg.losses()?, "--capacity")
     );
@@ -72,7 +71,7 @@ fn run_batch(
     agg: &mut Aggregator,
     stop: &AtomicBool,
 ) -> anyhow::Result<u64> {
-    eprintln!(
+    crate::shared::say::note!(
         "Tracing socket.send, socket.receive; a report every {} s. Ctrl-C to end.",
         every.as_secs_f64()
     );

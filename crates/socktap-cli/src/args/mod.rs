@@ -3,9 +3,14 @@
 //! here runs before any BPF is loaded, and a bad value is a usage error
 //! (exit 2) that names its flag.
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand};
 
 use crate::UsageError;
+
+mod values;
 
 /// SystemTap's socket tapset on eBPF: which process is sending and
 /// receiving what, on which sockets, and is it failing.
@@ -54,13 +59,13 @@ pub struct TopArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Seconds per report [default: 5 with --batch, as socktop; 1 live].
-    #[arg(short = 'i', long = "interval", value_name = "SECONDS")]
-    pub interval: Option<f64>,
+    #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = values::seconds, allow_negative_numbers = true)]
+    pub interval: Option<Duration>,
     /// Rows shown (processes, and devices with -d).
-    #[arg(short = 'N', long = "rows", default_value_t = 10)]
+    #[arg(short = 'N', long = "rows", default_value_t = 10, value_parser = values::shown, allow_negative_numbers = true)]
     pub rows: usize,
     /// Stop after this many reports.
-    #[arg(short = 'c', long = "count")]
+    #[arg(short = 'c', long = "count", value_parser = values::count, allow_negative_numbers = true)]
     pub count: Option<u64>,
     /// Also show network device traffic (net:net_dev_queue, net:netif_receive_skb).
     #[arg(short = 'd', long = "devices")]
@@ -70,7 +75,7 @@ pub struct TopArgs {
     #[arg(long)]
     pub batch: bool,
     /// Rows the kernel side holds; traffic beyond it is counted as lost (rows_full).
-    #[arg(long, default_value_t = socktap::aggregate::DEFAULT_CAPACITY)]
+    #[arg(long, default_value_t = socktap::aggregate::DEFAULT_CAPACITY, value_parser = values::rows, allow_negative_numbers = true)]
     pub capacity: u32,
 }
 
@@ -92,14 +97,14 @@ pub struct StatArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Print a report every this many seconds (default: once, at exit).
-    #[arg(short = 'i', long = "interval", value_name = "SECONDS")]
-    pub interval: Option<f64>,
+    #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = values::seconds, allow_negative_numbers = true)]
+    pub interval: Option<Duration>,
     /// Stop after this many reports.
-    #[arg(short = 'c', long = "count")]
+    #[arg(short = 'c', long = "count", value_parser = values::count, allow_negative_numbers = true)]
     pub count: Option<u64>,
     /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub duration: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = values::seconds, allow_negative_numbers = true)]
+    pub duration: Option<Duration>,
     /// One JSON object per report.
     #[arg(long)]
     pub json: bool,
@@ -107,7 +112,7 @@ pub struct StatArgs {
     #[arg(long)]
     pub no_hist: bool,
     /// Rows the kernel side holds; events beyond it are counted as lost (rows_full).
-    #[arg(long, default_value_t = socktap::aggregate::DEFAULT_CAPACITY)]
+    #[arg(long, default_value_t = socktap::aggregate::DEFAULT_CAPACITY, value_parser = values::rows, allow_negative_numbers = true)]
     pub capacity: u32,
 }
 
@@ -116,14 +121,14 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub backend: BackendArg,
     /// Address to listen on (port 0: any free port).
-    #[arg(long, default_value = "127.0.0.1:9745")]
-    pub listen: String,
+    #[arg(long, default_value = "127.0.0.1:9745", value_parser = values::listen)]
+    pub listen: SocketAddr,
     /// Labels of the traffic metrics: comm, pid, uid, cgroup, family, protocol, type, port.
     #[arg(long, value_delimiter = ',', default_value = "comm,family,protocol")]
     pub labels: Vec<String>,
     /// Bound on the label combinations kept (kernel rows); traffic beyond
     /// it is counted in socktap_lost_events_total{reason="rows_full"}.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_parser = values::rows, allow_negative_numbers = true)]
     pub max_series: u32,
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -162,10 +167,10 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct FilterArgs {
     /// Only this process id (tgid); repeatable or comma-separated.
-    #[arg(short = 'p', long = "pid", value_delimiter = ',')]
+    #[arg(short = 'p', long = "pid", value_delimiter = ',', value_parser = values::id, allow_negative_numbers = true)]
     pub pids: Vec<u32>,
     /// Only this thread id; repeatable or comma-separated.
-    #[arg(long = "tid", value_delimiter = ',')]
+    #[arg(long = "tid", value_delimiter = ',', value_parser = values::id, allow_negative_numbers = true)]
     pub tids: Vec<u32>,
     /// Only this command name (exact, as the kernel keeps it: 15 bytes).
     #[arg(short = 'n', long = "comm")]
@@ -183,7 +188,7 @@ pub struct FilterArgs {
     #[arg(short = 't', long = "type", value_delimiter = ',')]
     pub types: Vec<String>,
     /// Only INET/INET6 sockets with this local or remote port.
-    #[arg(long = "port", value_delimiter = ',')]
+    #[arg(long = "port", value_delimiter = ',', value_parser = values::port, allow_negative_numbers = true)]
     pub ports: Vec<u16>,
     /// Only failures: return probes whose result is an error.
     #[arg(long)]
@@ -202,16 +207,16 @@ pub struct TraceArgs {
     #[arg(long)]
     pub json: bool,
     /// Stop after this many events.
-    #[arg(short = 'c', long)]
+    #[arg(short = 'c', long, value_parser = values::count, allow_negative_numbers = true)]
     pub count: Option<u64>,
     /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub duration: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = values::seconds, allow_negative_numbers = true)]
+    pub duration: Option<Duration>,
     /// Also report MSG_PEEK receives (which leave the message queued).
     #[arg(long)]
     pub include_peek: bool,
-    /// Ring buffer size in KiB (a power of two).
-    #[arg(long, value_name = "KIB", default_value_t = 4096)]
+    /// Ring buffer size in KiB (a power of two, 4 to 262144).
+    #[arg(long, value_name = "KIB", default_value_t = 4096, value_parser = values::buffer_kib, allow_negative_numbers = true)]
     pub buffer_kib: u32,
 }
 
@@ -313,6 +318,8 @@ impl FilterArgs {
                 ));
             }
         }
+        warn_beyond_pid_max("-p/--pid", &f.pids);
+        warn_beyond_pid_max("--tid", &f.tids);
         for c in &f.comms {
             if c.len() > 15 {
                 return Err(usage(
@@ -325,15 +332,18 @@ impl FilterArgs {
     }
 }
 
-/// A time given in seconds on the command line: positive and finite, or a
-/// usage error naming the flag.
-pub fn seconds(flag: &str, value: Option<f64>) -> anyhow::Result<Option<std::time::Duration>> {
-    match value {
-        None => Ok(None),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(std::time::Duration::from_secs_f64(s))),
-        Some(s) => Err(usage(
-            flag,
-            format!("{s} is not a positive number of seconds"),
-        )),
+/// A pid or tid above the kernel's pid_max can match nothing: likely a typo,
+/// so say so, but go on (pid_max can be raised while socktap runs).
+fn warn_beyond_pid_max(flag: &str, ids: &[u32]) {
+    let Some(max) = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    for id in ids.iter().filter(|&&id| id >= max) {
+        crate::shared::say::warn(format_args!(
+            "{flag} {id} is not below pid_max ({max}): no process can have it"
+        ));
     }
 }

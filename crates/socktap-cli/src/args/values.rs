@@ -1,0 +1,120 @@
+//! Parsers for flag values, run by clap while it reads the command line:
+//! a bad value is a usage error (exit 2) that names its flag and says what
+//! it accepts, before any BPF is loaded. Numbers that may not be negative
+//! still accept a leading '-' here (allow_negative_numbers), so that "-1"
+//! gets this explanation rather than clap's "unexpected argument".
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The shortest interval or duration: below it a loop would only spin.
+const MIN_SECONDS: f64 = 0.01;
+/// The longest: a year.
+const MAX_SECONDS: f64 = 365.0 * 86_400.0;
+/// The largest ring buffer: 256 MiB, in KiB.
+const MAX_BUFFER_KIB: u32 = 256 * 1024;
+/// The most rows a kernel map may hold.
+const MAX_ROWS: u32 = 1 << 20;
+
+/// A time in seconds, 0.01 to a year, fractions allowed.
+pub fn seconds(s: &str) -> Result<Duration, String> {
+    let range = "a number of seconds from 0.01 to 31536000 (a year)";
+    let v: f64 = s.trim().parse().map_err(|_| format!("expected {range}"))?;
+    if !(MIN_SECONDS..=MAX_SECONDS).contains(&v) {
+        return Err(format!("{s} is out of range: expected {range}"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// A whole number in `range`, described as `what`.
+fn whole<T>(s: &str, what: &str, range: std::ops::RangeInclusive<T>) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let expected = format!(
+        "{what}: a whole number from {} to {}",
+        range.start(),
+        range.end()
+    );
+    let v: T = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected {expected}"))?;
+    if !range.contains(&v) {
+        return Err(format!("{s} is out of range: expected {expected}"));
+    }
+    Ok(v)
+}
+
+/// The ring buffer's size in KiB: a power of two from 4 (one page) to 256 MiB.
+pub fn buffer_kib(s: &str) -> Result<u32, String> {
+    let v = whole(s, "KiB, a power of two", 4..=MAX_BUFFER_KIB)?;
+    if !v.is_power_of_two() {
+        return Err(format!(
+            "{v} is not a power of two (4, 8, 16, … {MAX_BUFFER_KIB})"
+        ));
+    }
+    Ok(v)
+}
+
+/// How many rows the kernel holds: at least one.
+pub fn rows(s: &str) -> Result<u32, String> {
+    whole(s, "rows", 1..=MAX_ROWS)
+}
+
+/// How many reports, events or rows to show: at least one.
+pub fn count(s: &str) -> Result<u64, String> {
+    whole(s, "a count", 1..=u64::MAX)
+}
+
+/// Rows shown on screen.
+pub fn shown(s: &str) -> Result<usize, String> {
+    whole(s, "rows", 1..=100_000)
+}
+
+/// A process or thread id (pid_max is at most 2^22).
+pub fn id(s: &str) -> Result<u32, String> {
+    whole(s, "an id", 0..=u32::MAX >> 1)
+}
+
+/// A TCP or UDP port.
+pub fn port(s: &str) -> Result<u16, String> {
+    whole(s, "a port", 0..=u16::MAX)
+}
+
+/// An address to listen on: IPv4 or IPv6 with a port, e.g. 127.0.0.1:9745 or [::1]:9745.
+pub fn listen(s: &str) -> Result<SocketAddr, String> {
+    s.parse()
+        .map_err(|_| format!("'{s}' is not an address and port, e.g. 127.0.0.1:9745 or [::]:9745"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_bounded() {
+        assert_eq!(seconds("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(seconds("0.01"), Ok(Duration::from_millis(10)));
+        for bad in ["1e20", "1e-12", "0", "-1", "nan", "inf", "", "x"] {
+            assert!(seconds(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sizes_counts_ids_and_addresses() {
+        assert_eq!(buffer_kib("4096"), Ok(4096));
+        for bad in ["0", "3", "-4", "1099511627776", "262145", "524288"] {
+            assert!(buffer_kib(bad).is_err(), "{bad}");
+        }
+        assert_eq!(rows("1"), Ok(1));
+        assert!(rows("0").is_err() && rows("99999999999").is_err());
+        assert!(count("0").is_err() && count("-1").is_err());
+        assert!(id("-1").unwrap_err().contains("a whole number from 0"));
+        assert!(port("99999").is_err());
+        assert_eq!(listen("127.0.0.1:80").unwrap().port(), 80);
+        for bad in ["999.1.1.1:80", "127.0.0.1:99999", "nonsense", "127.0.0.1"] {
+            assert!(listen(bad).is_err(), "{bad}");
+        }
+    }
+}

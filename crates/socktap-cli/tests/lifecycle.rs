@@ -1,0 +1,185 @@
+//! How socktap ends: on SIGTERM with a reader that stopped reading, on
+//! SIGINT when the shell started it with SIGINT ignored, with stderr
+//! closed, and without readable BTF. Each ends cleanly and says what it lost.
+
+use std::io::Read;
+use std::net::UdpSocket;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use socktap_conformance::privileged;
+
+const BIN: &str = env!("CARGO_BIN_EXE_socktap");
+
+/// Waits for the "Tracing …" banner on the child's stderr, so the programs
+/// are attached before traffic starts; returns the rest of stderr's reader.
+fn wait_attached(child: &mut Child) -> std::process::ChildStderr {
+    let mut err = child.stderr.take().expect("stderr piped");
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("Ctrl-C to end.") {
+        assert_eq!(
+            err.read(&mut byte).expect("reads stderr"),
+            1,
+            "socktap ended early"
+        );
+        seen.push(byte[0]);
+    }
+    err
+}
+
+/// Some UDP datagrams on loopback, sent and received here.
+fn traffic(n: usize) {
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut buf = [0u8; 64];
+    for _ in 0..n {
+        tx.send_to(&[1; 32], rx.local_addr().unwrap()).unwrap();
+        rx.recv(&mut buf).unwrap();
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill with a pid of our own child and a signal number.
+    unsafe { libc::kill(child.id() as i32, sig) };
+}
+
+/// Waits for the child to exit, up to `limit`; how long it took.
+fn exits_within(child: &mut Child, limit: Duration) -> (std::process::ExitStatus, Duration) {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            return (status, start.elapsed());
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("socktap did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn sigterm_with_a_stalled_reader_detaches_at_once_and_counts_the_unwritten() {
+    if !privileged("stalled reader") {
+        return;
+    }
+    let mut child = Command::new(BIN)
+        .args(["trace", "--json"])
+        .stdout(Stdio::piped()) // never read: the pipe fills up
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts socktap");
+    let mut err = wait_attached(&mut child);
+    // Far more than a 64 KiB pipe holds.
+    traffic(3000);
+    std::thread::sleep(Duration::from_millis(200));
+    signal(&child, libc::SIGTERM);
+    let (status, took) = exits_within(&mut child, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
+    // A grace period of half a second for the reader, then it lets go.
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains(" unwritten ("), "{rest}");
+}
+
+#[test]
+fn sigint_ends_it_even_when_started_with_sigint_ignored() {
+    if !privileged("ignored SIGINT") {
+        return;
+    }
+    let mut cmd = Command::new(BIN);
+    cmd.args(["trace"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // As a non-interactive shell starts a background job.
+    // SAFETY: signal() is async-signal-safe, called between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("starts socktap");
+    let mut err = wait_attached(&mut child);
+    signal(&child, libc::SIGINT);
+    let (status, _) = exits_within(&mut child, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("events, 0 lost"), "{rest}");
+}
+
+#[test]
+fn a_closed_stderr_is_a_clean_exit() {
+    if !privileged("closed stderr") {
+        return;
+    }
+    let mut child = Command::new(BIN)
+        .args(["trace", "-c", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts socktap");
+    let err = wait_attached(&mut child);
+    drop(err); // `2>&1 | head`: the reader of stderr is gone
+    traffic(5);
+    let (status, _) = exits_within(&mut child, Duration::from_secs(5));
+    // Not 101 (a panic printing the summary) and not killed by SIGPIPE.
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[test]
+fn unreadable_btf_is_named_with_its_path() {
+    if !privileged("unreadable BTF") {
+        return;
+    }
+    // A private mount namespace hides the kernel's BTF behind an empty file.
+    for (cmd, code) in [("list", 0), ("trace -c 1", 1)] {
+        let script = format!("mount --bind /dev/null /sys/kernel/btf/vmlinux && exec {BIN} {cmd}");
+        let o = Command::new("unshare")
+            .args(["--mount", "sh", "-c", &script])
+            .output()
+            .expect("runs unshare");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{cmd}: {err}");
+        assert!(
+            err.contains("cannot read the kernel's BTF at /sys/kernel/btf/vmlinux")
+                && err.contains("CONFIG_DEBUG_INFO_BTF"),
+            "{cmd}: {err}"
+        );
+        assert!(!err.contains("predicted from BTF"), "{cmd}: {err}");
+    }
+}
+
+#[test]
+fn protocols_are_named_whatever_the_keys() {
+    if !privileged("protocol names") {
+        return;
+    }
+    let child = Command::new(BIN)
+        .args([
+            "stat",
+            "--json",
+            "--no-hist",
+            "--by",
+            "comm,protocol",
+            "--duration",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts socktap");
+    let mut child = child;
+    let _err = wait_attached(&mut child);
+    traffic(3);
+    let o = child.wait_with_output().expect("waits");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let rec: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let rows = rec["rows"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["protocol"] == "UDP"), "{out}");
+    assert!(!rows.iter().any(|r| r["protocol"] == "17"), "{out}");
+}

@@ -236,7 +236,7 @@ fn json_trace_of_a_python_workload_shows_exactly_what_it_did() {
     let recs = records(&out);
 
     let summary = recs.last().expect("a summary record");
-    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["record"], "summary");
     assert_eq!(summary["lost"], 0);
     assert!(err.contains(" 0 lost"), "{err}");
     let events: Vec<&Value> = recs.iter().filter(|r| r.get("name").is_some()).collect();

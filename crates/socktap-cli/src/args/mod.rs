@@ -74,6 +74,9 @@ pub struct TopArgs {
     /// when stdout is not a terminal).
     #[arg(long)]
     pub batch: bool,
+    /// With --batch: one JSON object per report instead of socktop's text.
+    #[arg(long)]
+    pub json: bool,
     /// Rows the kernel side holds; traffic beyond it is counted as lost (rows_full).
     #[arg(long, default_value_t = socktap::aggregate::DEFAULT_CAPACITY, value_parser = values::rows, allow_negative_numbers = true)]
     pub capacity: u32,

@@ -13,17 +13,26 @@ use crate::args::StatArgs;
 use crate::shared::keys::{kernel_keys, Key};
 use crate::shared::{hist, losses, probes, signals, time};
 
-/// Groups kernel rows into the user's rows. With `probe` among the keys a
-/// kernel row counts once under each requested probe that includes its
-/// path (socket.send and socket.sendmsg.return both count a send(2));
-/// without it each event counts once.
+/// One of the user's rows: its keys' numbers (None for probe and comm),
+/// and what it counted.
+#[derive(Debug, Clone)]
+pub struct Grouped {
+    pub numbers: Vec<Option<i64>>,
+    pub counts: Counts,
+}
+
+/// Groups kernel rows into the user's rows, keyed by the keys' shown
+/// values. With `probe` among the keys a kernel row counts once under each
+/// requested probe that includes its path (socket.send and
+/// socket.sendmsg.return both count a send(2)); without it each event
+/// counts once.
 pub fn group(
     rows: &HashMap<RowKey, Counts>,
     probes: &[Probe],
     by: &[Key],
     hist: bool,
-) -> BTreeMap<Vec<String>, Counts> {
-    let mut out: BTreeMap<Vec<String>, Counts> = BTreeMap::new();
+) -> BTreeMap<Vec<String>, Grouped> {
+    let mut out: BTreeMap<Vec<String>, Grouped> = BTreeMap::new();
     let zero = Counts {
         count: 0,
         bytes: 0,
@@ -46,7 +55,13 @@ pub fn group(
         };
         for probe in under {
             let key: Vec<String> = by.iter().map(|&b| b.value(probe, k)).collect();
-            out.entry(key).or_insert_with(|| zero.clone()).add(c);
+            out.entry(key)
+                .or_insert_with(|| Grouped {
+                    numbers: by.iter().map(|&b| b.number(k)).collect(),
+                    counts: zero.clone(),
+                })
+                .counts
+                .add(c);
         }
     }
     out
@@ -57,7 +72,7 @@ pub fn group(
 fn print_text(
     out: &mut impl Write,
     by: &[Key],
-    rows: &BTreeMap<Vec<String>, Counts>,
+    rows: &BTreeMap<Vec<String>, Grouped>,
     header: &str,
 ) -> std::io::Result<()> {
     writeln!(out, "{header}")?;
@@ -77,7 +92,7 @@ fn print_text(
     }
     line.push_str(&format!("{:>10} {:>14} {:>8}", "COUNT", "BYTES", "ERRORS"));
     writeln!(out, "{}", line.trim_end())?;
-    for (k, c) in rows {
+    for (k, Grouped { counts: c, .. }) in rows {
         let mut line = String::new();
         for (v, w) in k.iter().zip(&widths) {
             line.push_str(&format!("{v:<w$} "));
@@ -85,7 +100,7 @@ fn print_text(
         line.push_str(&format!("{:>10} {:>14} {:>8}", c.count, c.bytes, c.errors));
         writeln!(out, "{line}")?;
     }
-    for (k, c) in rows {
+    for (k, Grouped { counts: c, .. }) in rows {
         if let Some(h) = &c.hist {
             if h.iter().any(|&n| n > 0) {
                 writeln!(out, "\nsizes @[{}]:", k.join(", "))?;
@@ -96,21 +111,32 @@ fn print_text(
     writeln!(out)
 }
 
-/// One report as one JSON object: its rows with their key values, counts
-/// and non-empty histogram buckets, and the losses so far.
+/// One report as one JSON object: its rows with their key values (numbers
+/// as numbers, with `*_name` beside those the tapset names), counts and
+/// non-empty histogram buckets, and the losses so far.
 fn print_json(
     out: &mut impl Write,
     by: &[Key],
-    rows: &BTreeMap<Vec<String>, Counts>,
+    rows: &BTreeMap<Vec<String>, Grouped>,
     seconds: f64,
     lost: &Losses,
 ) -> std::io::Result<()> {
     let rows: Vec<serde_json::Value> = rows
         .iter()
-        .map(|(k, c)| {
+        .map(|(k, Grouped { numbers, counts: c })| {
             let mut m = serde_json::Map::new();
-            for (b, v) in by.iter().zip(k) {
-                m.insert(b.name().to_string(), serde_json::Value::String(v.clone()));
+            for ((b, text), number) in by.iter().zip(k).zip(numbers) {
+                match number {
+                    Some(n) => {
+                        m.insert(b.name().to_string(), (*n).into());
+                        if b.has_name() {
+                            m.insert(format!("{}_name", b.name()), text.clone().into());
+                        }
+                    }
+                    None => {
+                        m.insert(b.name().to_string(), text.clone().into());
+                    }
+                }
             }
             m.insert("count".into(), c.count.into());
             m.insert("bytes".into(), c.bytes.into());
@@ -122,7 +148,7 @@ fn print_json(
         })
         .collect();
     let rec = serde_json::json!({
-        "type": "stat",
+        "record": "stat",
         "time": time::rfc3339(time::now_unix_ns()),
         "seconds": seconds,
         "rows": rows,
@@ -239,12 +265,11 @@ mod tests {
         let probes = [Probe::Send, Probe::SendmsgReturn];
         let g = group(&m, &probes, &[Key::Probe, Key::Pid], false);
         assert_eq!(g.len(), 2);
-        assert_eq!(
-            g[&vec!["socket.send".to_string(), "7".to_string()]].count,
-            2
-        );
+        let row = &g[&vec!["socket.send".to_string(), "7".to_string()]];
+        assert_eq!(row.counts.count, 2);
+        assert_eq!(row.numbers, vec![None, Some(7)]);
         let g = group(&m, &probes, &[Key::Pid], false);
         assert_eq!(g.len(), 1);
-        assert_eq!(g[&vec!["7".to_string()]].bytes, 20);
+        assert_eq!(g[&vec!["7".to_string()]].counts.bytes, 20);
     }
 }

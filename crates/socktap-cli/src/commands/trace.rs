@@ -98,7 +98,7 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
         if args.json && lost != lost_reported {
             // One record per reason that grew since the last one.
             for (reason, n) in lost.since(&lost_reported).iter().filter(|(_, n)| *n > 0) {
-                let rec = serde_json::json!({"type": "lost", "reason": reason.name(), "lost": n, "total": lost.total()});
+                let rec = serde_json::json!({"record": "lost", "reason": reason.name(), "lost": n, "total": lost.total()});
                 let _ = writeln!(out, "{rec}");
             }
             lost_reported = lost;
@@ -112,7 +112,7 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
     lost.add(LossReason::Unwritten, out.abandoned());
     let events = events - out.abandoned();
     if args.json {
-        let rec = serde_json::json!({"type": "summary", "events": events, "lost": lost.total(),
+        let rec = serde_json::json!({"record": "summary", "events": events, "lost": lost.total(),
             "lost_by_reason": losses::json(&lost)});
         // The pipe may be gone: the summary also goes to stderr.
         let _ = writeln!(out, "{rec}").and_then(|_| out.flush());

@@ -92,6 +92,28 @@ impl Key {
     }
 }
 
+impl Key {
+    /// The row's value of this key as a number, for keys that are numbers
+    /// (JSON writes them as numbers); None for probe and comm.
+    pub fn number(self, k: &RowKey) -> Option<i64> {
+        match self {
+            Key::Probe | Key::Comm => None,
+            Key::Pid => Some(i64::from(k.pid)),
+            Key::Uid => Some(i64::from(k.uid)),
+            Key::Cgroup => i64::try_from(k.cgroup).ok(),
+            Key::Family => Some(i64::from(k.family)),
+            Key::Protocol => Some(i64::from(k.protocol)),
+            Key::Type => Some(i64::from(k.sock_type)),
+            Key::Port => Some(i64::from(k.port)),
+        }
+    }
+
+    /// Whether the number has a name beside it (JSON's `*_name` fields).
+    pub fn has_name(self) -> bool {
+        matches!(self, Key::Family | Key::Protocol | Key::Type)
+    }
+}
+
 /// The fields the kernel keeps in its rows for these keys (the probe path
 /// is always kept). A protocol number means something only with its
 /// family (4 is IPIP for INET, SOCK_DIAG for NETLINK), so the

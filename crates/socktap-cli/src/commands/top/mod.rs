@@ -47,7 +47,7 @@ fn start(args: &TopArgs) -> anyhow::Result<Aggregator> {
 pub fn run(args: &TopArgs) -> anyhow::Result<()> {
     // Piped or redirected, top prints socktop's reports, as socktop does:
     // a live view would write escape codes into a file.
-    let batch = args.batch || !std::io::stdout().is_terminal();
+    let batch = args.batch || args.json || !std::io::stdout().is_terminal();
     let every = interval(args, batch);
     let mut agg = start(args)?;
     let stop = signals::stop_flag()?;
@@ -91,7 +91,12 @@ fn run_batch(
         } else {
             None
         };
-        let report = socktop_report(&time::ctime_now(), &rows, devices.as_deref(), args.rows);
+        let report = if args.json {
+            let lost = agg.losses()?;
+            report::json(&rows, devices.as_deref(), args.rows, every, &lost).to_string() + "\n"
+        } else {
+            socktop_report(&time::ctime_now(), &rows, devices.as_deref(), args.rows)
+        };
         match out.write_all(report.as_bytes()).and_then(|()| out.flush()) {
             Ok(()) => {}
             // `top --batch | head` is a normal way to end.

@@ -172,6 +172,61 @@ pub fn socktop_report(
     s
 }
 
+/// One report as a JSON object: the same rows as the text report, with
+/// numbers as numbers and names beside them.
+pub fn json(
+    rows: &[ProcRow],
+    devices: Option<&[Device]>,
+    top: usize,
+    every: std::time::Duration,
+    lost: &socktap::Losses,
+) -> serde_json::Value {
+    use socktap::tapset::names::{family_display_name, protocol_display_name};
+    let processes: Vec<serde_json::Value> = rows
+        .iter()
+        .take(top)
+        .map(|r| {
+            serde_json::json!({
+                "pid": r.pid,
+                "uid": r.uid,
+                "comm": r.comm,
+                "protocol": r.protocol,
+                "protocol_name": protocol_display_name(i64::from(r.family), i64::from(r.protocol)),
+                "family": r.family,
+                "family_name": family_display_name(i64::from(r.family)),
+                "sends": r.sends,
+                "receives": r.recvs,
+                "send_bytes": r.send_bytes,
+                "receive_bytes": r.recv_bytes,
+            })
+        })
+        .collect();
+    let mut rec = serde_json::json!({
+        "record": "top",
+        "time": crate::shared::time::rfc3339(crate::shared::time::now_unix_ns()),
+        "seconds": every.as_secs_f64(),
+        "processes": processes,
+        "lost": lost.total(),
+        "lost_by_reason": crate::shared::losses::json(lost),
+    });
+    if let Some(devs) = devices {
+        rec["devices"] = devs
+            .iter()
+            .take(top)
+            .map(|d| {
+                serde_json::json!({
+                    "name": d.name,
+                    "tx_packets": d.tx_packets,
+                    "rx_packets": d.rx_packets,
+                    "tx_bytes": d.tx_bytes,
+                    "rx_bytes": d.rx_bytes,
+                })
+            })
+            .collect();
+    }
+    rec
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,6 +44,10 @@ pub enum Error {
         probe: String,
         /// Why, in words.
         reason: String,
+        /// The verifier rejected socktap's program (where the kernel has the
+        /// mechanism), rather than the kernel lacking the mechanism itself:
+        /// on a supported kernel, a bug to report.
+        rejected_by_verifier: bool,
     },
     /// The BPF programs failed to load or attach.
     #[error("{what}: {source}")]

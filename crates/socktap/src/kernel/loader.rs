@@ -39,23 +39,43 @@ impl Loaded {
     }
 }
 
+/// Why a mechanism could not serve a role.
+#[derive(Debug, Clone, Default)]
+struct Refusal {
+    /// In words: the mechanism, the program, and what refused it.
+    reason: String,
+    /// The verifier rejected socktap's own program, rather than the kernel
+    /// lacking the mechanism.
+    by_verifier: bool,
+}
+
+impl Refusal {
+    fn into_error(self, role: Role) -> Error {
+        Error::Unsupported {
+            probe: role.name().into(),
+            reason: self.reason,
+            rejected_by_verifier: self.by_verifier,
+        }
+    }
+}
+
 /// Mechanisms the kernel refused, per role, with the reason: asked once per
 /// process, so later loads (a conformance run, a restarted view) don't try
 /// them again.
-static REFUSED: std::sync::Mutex<Vec<(Role, Mechanism, String)>> =
+static REFUSED: std::sync::Mutex<Vec<(Role, Mechanism, Refusal)>> =
     std::sync::Mutex::new(Vec::new());
 
-fn refused(role: Role, mech: Mechanism) -> Option<String> {
+fn refused(role: Role, mech: Mechanism) -> Option<Refusal> {
     let list = REFUSED.lock().ok()?;
     list.iter()
         .find(|(r, m, _)| *r == role && *m == mech)
         .map(|(_, _, why)| why.clone())
 }
 
-fn remember_refusal(role: Role, mech: Mechanism, why: &str) {
+fn remember_refusal(role: Role, mech: Mechanism, why: &Refusal) {
     if let Ok(mut list) = REFUSED.lock() {
         if !list.iter().any(|(r, m, _)| *r == role && *m == mech) {
-            list.push((role, mech, why.to_string()));
+            list.push((role, mech, why.clone()));
         }
     }
 }
@@ -170,27 +190,21 @@ impl Attempt {
     }
 
     /// Drops the failed mechanism of `role`; the reason if none is left.
-    fn downgrade(&mut self, role: Role, why: String) -> Result<()> {
+    fn downgrade(&mut self, role: Role, why: Refusal) -> Result<()> {
         if let Some(m) = self.current().mechanism(role) {
             remember_refusal(role, m, &why);
         }
         let Some((_, ms)) = self.choice.iter_mut().find(|(r, _)| *r == role) else {
-            return Err(Error::Unsupported {
-                probe: role.name().into(),
-                reason: why,
-            });
+            return Err(why.into_error(role));
         };
         ms.remove(0);
         if ms.is_empty() {
             if self.tolerate {
                 self.choice.retain(|(r, _)| *r != role);
-                self.unavailable.push((role, why));
+                self.unavailable.push((role, why.reason));
                 return Ok(());
             }
-            return Err(Error::Unsupported {
-                probe: role.name().into(),
-                reason: why,
-            });
+            return Err(why.into_error(role));
         }
         Ok(())
     }
@@ -238,12 +252,9 @@ fn load_with(o: &Options<'_>, tolerate: bool) -> Result<Loaded> {
         if attempt.choice[i].1.is_empty() {
             let why = last_why.unwrap_or_default();
             if !tolerate {
-                return Err(Error::Unsupported {
-                    probe: role.name().into(),
-                    reason: why,
-                });
+                return Err(why.into_error(role));
             }
-            attempt.unavailable.push((role, why));
+            attempt.unavailable.push((role, why.reason));
         }
     }
     attempt.choice.retain(|(_, ms)| !ms.is_empty());
@@ -261,7 +272,10 @@ fn load_with(o: &Options<'_>, tolerate: bool) -> Result<Loaded> {
                     .current()
                     .mechanism(role)
                     .unwrap_or(Mechanism::Syscall);
-                let why = reason(mech, &err, &format!("{mech} ({prog})"), &log);
+                let why = Refusal {
+                    reason: reason(mech, &err, &format!("{mech} ({prog})"), &log),
+                    by_verifier: verifier_says(&log).is_some(),
+                };
                 if refused_everywhere(mech, &err, &log) {
                     // No program of this mechanism will load: drop it from
                     // every role at once rather than one load at a time.

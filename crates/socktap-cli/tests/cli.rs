@@ -3,7 +3,7 @@
 //! accounts (the workload's own, and strace's).
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -18,6 +18,18 @@ fn socktap(args: &[&str]) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Like [`privileged`], for a test that also needs `tool`: where the test can
+/// run, a missing `tool` is a failure, not a reason to skip.
+fn privileged_with(what: &str, tool: &str) -> bool {
+    if !privileged(what) {
+        return false;
+    }
+    if Command::new(tool).arg("-V").output().is_err() {
+        panic!("{tool} is needed for this test (apt-get install {tool})");
+    }
+    true
 }
 
 #[test]
@@ -126,16 +138,25 @@ struct Running {
     stderr: Option<std::thread::JoinHandle<String>>,
 }
 
-fn start(args: &[&str]) -> Running {
+/// Spawns socktap with its stderr piped and waits for the first line there,
+/// which it writes once it is running, or to say why it cannot. The reader is
+/// returned with it: dropped, it would leave socktap writing into a closed
+/// pipe.
+fn spawn_socktap(args: &[&str], stdout: Stdio) -> (Child, BufReader<ChildStderr>, String) {
     let mut child = Command::new(BIN)
         .args(args)
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawns socktap");
-    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut err = BufReader::new(child.stderr.take().expect("stderr is piped"));
     let mut first = String::new();
-    err.read_line(&mut first).unwrap();
+    err.read_line(&mut first).expect("reads socktap's stderr");
+    (child, err, first)
+}
+
+fn start(args: &[&str]) -> Running {
+    let (mut child, mut err, first) = spawn_socktap(args, Stdio::piped());
     if !first.starts_with("Tracing") {
         // Don't leave a tracer attached behind a failed test.
         let _ = child.kill();
@@ -326,11 +347,8 @@ fn strace_socket_bytes(log: &std::path::Path) -> (u64, u64, u64, u64) {
 
 #[test]
 fn bytes_and_messages_agree_with_strace() {
-    if !privileged("strace oracle") {
+    if !privileged_with("strace oracle", "strace") {
         return;
-    }
-    if Command::new("strace").arg("-V").output().is_err() {
-        panic!("strace is needed for this test (apt-get install strace)");
     }
     let comm = "stwork-strace";
     let t = start(&["trace", "--json", "-n", comm]);
@@ -359,15 +377,8 @@ fn count_stops_and_a_closed_pipe_is_a_clean_exit() {
     }
     let comm = "stwork-count";
     let t = Instant::now();
-    let mut child = Command::new(BIN)
-        .args(["trace", "--json", "-c", "3", "-n", comm])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    err.read_line(&mut first).unwrap();
+    let (child, _stderr, _) =
+        spawn_socktap(&["trace", "--json", "-c", "3", "-n", comm], Stdio::piped());
     run_workload(comm, None);
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success());
@@ -408,15 +419,10 @@ fn top_batch_reports_are_socktops_and_add_up_to_the_workload() {
         return;
     }
     let comm = "stwork-top";
-    let mut child = Command::new(BIN)
-        .args(["top", "--batch", "-i", "0.5", "-c", "4", "-n", comm])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    err.read_line(&mut first).unwrap();
+    let (child, _stderr, first) = spawn_socktap(
+        &["top", "--batch", "-i", "0.5", "-c", "4", "-n", comm],
+        Stdio::piped(),
+    );
     assert!(first.starts_with("Tracing"), "{first}");
     let did = run_workload(comm, None);
     let o = child.wait_with_output().unwrap();
@@ -525,14 +531,10 @@ fn serve_exposition_parses_and_its_counters_match() {
         return;
     }
     let comm = "stwork-serve";
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "-n", comm])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    err.read_line(&mut first).unwrap();
+    let (mut child, _stderr, first) = spawn_socktap(
+        &["serve", "--listen", "127.0.0.1:0", "-n", comm],
+        Stdio::inherit(),
+    );
     let addr = first
         .split("http://")
         .nth(1)
@@ -613,11 +615,8 @@ print(json.dumps(out))
 
 #[test]
 fn the_live_view_runs_in_a_real_terminal() {
-    if !privileged("top live view") {
+    if !privileged_with("top live view", "tmux") {
         return;
-    }
-    if Command::new("tmux").arg("-V").output().is_err() {
-        panic!("tmux is needed for this test (apt-get install tmux)");
     }
     let comm = "stwork-live";
     let session = format!("socktap-test-{}", std::process::id());
@@ -692,19 +691,18 @@ fn the_programs_for_kernels_without_bpf_loop_pass_the_conformance_table() {
         return;
     }
     // The variants 5.10-5.16 load, run here through the same table.
-    let o = Command::new(BIN)
-        .args(["conformance", "mmsg"])
-        .env("SOCKTAP_NO_BPF_LOOP", "1")
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
+    let noloop_conformance = |only: &str| -> (Output, String) {
+        let o = Command::new(BIN)
+            .args(["conformance", only])
+            .env("SOCKTAP_NO_BPF_LOOP", "1")
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        (o, out)
+    };
+    let (o, out) = noloop_conformance("mmsg");
     assert!(o.status.success(), "{out}{}", stderr(&o));
     assert!(out.contains("14 passed, 0 failed"), "{out}");
-    let o = Command::new(BIN)
-        .args(["conformance", "close"])
-        .env("SOCKTAP_NO_BPF_LOOP", "1")
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
+    let (o, out) = noloop_conformance("close");
     assert!(o.status.success() && out.contains(" 0 failed"), "{out}");
 }

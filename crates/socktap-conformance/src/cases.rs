@@ -151,6 +151,15 @@ impl Op {
         }
     }
 
+    /// Whether this is one of the receives (read, readv, recv, recvfrom,
+    /// recvmsg, recvmmsg).
+    pub(crate) fn is_receive(self) -> bool {
+        matches!(
+            self,
+            Op::Read | Op::Readv | Op::Recv | Op::Recvfrom | Op::Recvmsg | Op::Recvmmsg
+        )
+    }
+
     const DATA: [Op; 12] = [
         Op::Write,
         Op::Writev,

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use socktap::Path;
@@ -52,10 +52,7 @@ impl Setup {
             }
             _ => {
                 let p = pair(kind)?;
-                if matches!(
-                    op,
-                    Op::Read | Op::Readv | Op::Recv | Op::Recvfrom | Op::Recvmsg | Op::Recvmmsg
-                ) {
+                if op.is_receive() {
                     let n = if op == Op::Recvmmsg { 3 } else { 1 };
                     prime(&p, kind, n)?;
                 }
@@ -80,10 +77,25 @@ impl Setup {
             .ok_or_else(|| io::Error::other("no socket pair set up"))
     }
 
+    /// Takes the pair apart for a close case and returns its sending side, to
+    /// close. The receiving side and the listener stay open in `extra` until
+    /// tear-down, so that no other socket closes while the case is watched.
+    fn take_sending_side(&mut self) -> io::Result<OwnedFd> {
+        let p = self
+            .pair
+            .take()
+            .ok_or_else(|| io::Error::other("no pair"))?;
+        self.extra.extend(p.rx);
+        self.extra.extend(p.listener);
+        Ok(p.tx)
+    }
+
     /// Does the operation; returns the events it must have produced.
     pub(crate) fn perform(&mut self, op: Op, kind: Kind) -> io::Result<Vec<Expect>> {
         let pid = self.pid;
         let e = move |p, s| exp(pid, kind, p, s);
+        // What every close case must produce: one socket closed.
+        let closed = || vec![e(Path::Close, None), e(Path::CloseReturn, None)];
         match op {
             Op::Write
             | Op::Writev
@@ -140,29 +152,18 @@ impl Setup {
                     .as_ref()
                     .ok_or_else(|| io::Error::other("no listener"))?;
                 drop(accept(l)?);
-                Ok(vec![e(Path::Close, None), e(Path::CloseReturn, None)])
+                Ok(closed())
             }
             Op::Close => {
-                let p = self
-                    .pair
-                    .take()
-                    .ok_or_else(|| io::Error::other("no pair"))?;
-                drop(p.tx);
-                self.extra.extend(p.rx);
-                self.extra.extend(p.listener);
-                Ok(vec![e(Path::Close, None), e(Path::CloseReturn, None)])
+                drop(self.take_sending_side()?);
+                Ok(closed())
             }
             Op::CloseDup => {
-                let p = self
-                    .pair
-                    .take()
-                    .ok_or_else(|| io::Error::other("no pair"))?;
-                let dup = p.tx.try_clone()?;
-                drop(p.tx); // one of two references: the socket stays
+                let tx = self.take_sending_side()?;
+                let dup = tx.try_clone()?;
+                drop(tx); // one of two references: the socket stays
                 drop(dup); // the last one: now it goes
-                self.extra.extend(p.rx);
-                self.extra.extend(p.listener);
-                Ok(vec![e(Path::Close, None), e(Path::CloseReturn, None)])
+                Ok(closed())
             }
             Op::FailingSend => {
                 let fd = self
@@ -247,172 +248,146 @@ fn iov(buf: &mut [u8]) -> libc::iovec {
     }
 }
 
+/// The entry and return paths of a data operation.
+fn data_paths(op: Op) -> io::Result<(Path, Path)> {
+    Ok(match op {
+        Op::Write => (Path::AioWrite, Path::AioWriteReturn),
+        Op::Writev => (Path::Writev, Path::WritevReturn),
+        Op::Send | Op::Sendto | Op::Sendmsg | Op::Sendmmsg => (Path::Sendmsg, Path::SendmsgReturn),
+        Op::Read => (Path::AioRead, Path::AioReadReturn),
+        Op::Readv => (Path::Readv, Path::ReadvReturn),
+        Op::Recv | Op::Recvfrom | Op::Recvmsg | Op::Recvmmsg => {
+            (Path::Recvmsg, Path::RecvmsgReturn)
+        }
+        _ => return Err(io::Error::other("not a data operation")),
+    })
+}
+
+/// Does a data operation. A send writes one payload on the sending side; a
+/// receive offers a buffer on the receiving side and never blocks, the data
+/// having been queued during set-up. Either way the entry event has the size
+/// offered and the return event the syscall's result.
 fn data_op(
     p: &Pair,
     op: Op,
     kind: Kind,
     e: &dyn Fn(Path, Option<i64>) -> Expect,
 ) -> io::Result<Vec<Expect>> {
-    let tx = p.tx.as_raw_fd();
-    let rx = p.rx();
-    let mut out = payload(kind, MSG);
-    let n = out.len();
-    let mut inbuf = vec![0u8; RECV_CAP];
-    // Receives never block: the data was queued during set-up.
-    let dontwait = libc::MSG_DONTWAIT;
+    let (entry, ret) = data_paths(op)?;
+    let receive = op.is_receive();
+    let (fd, flags, mut buf) = if receive {
+        (p.rx(), libc::MSG_DONTWAIT, vec![0u8; RECV_CAP])
+    } else {
+        (p.tx.as_raw_fd(), 0, payload(kind, MSG))
+    };
+    if matches!(op, Op::Sendmmsg | Op::Recvmmsg) {
+        // On a stream each message takes what fits its buffer: exactly
+        // one primed message each, with buffers of that size.
+        if receive && kind.is_stream() {
+            buf.truncate(MSG);
+        }
+        let mut ev = vec![e(entry, Some(buf.len() as i64)); 3];
+        for got in three_messages(fd, flags, receive, &buf)? {
+            if receive {
+                received(kind, got)?;
+            }
+            ev.push(e(ret, Some(got)));
+        }
+        return Ok(ev);
+    }
     let to = if kind == Kind::Udp4 || kind == Kind::Udp6 {
         p.peer.as_ref()
     } else {
         None
     };
-    let one = |entry: Path, ret: Path, req: usize, r: i64| {
-        vec![e(entry, Some(req as i64)), e(ret, Some(r))]
+    let r = one_message(op, fd, flags, &mut buf, to)?;
+    if receive {
+        received(kind, r)?;
+    } else {
+        expect_n(r, buf.len())?;
+    }
+    Ok(vec![e(entry, Some(buf.len() as i64)), e(ret, Some(r))])
+}
+
+/// The one syscall of a single-message data operation over `buf`, with the
+/// vectored calls moving it in two halves; `to` is the address sendto names.
+fn one_message(
+    op: Op,
+    fd: RawFd,
+    flags: libc::c_int,
+    buf: &mut [u8],
+    to: Option<&Addr>,
+) -> io::Result<i64> {
+    let len = buf.len();
+    let ptr = buf.as_mut_ptr().cast::<libc::c_void>();
+    let (a, b) = buf.split_at_mut(len / 2);
+    let mut v = [iov(a), iov(b)];
+    // SAFETY: msghdr is plain data; all-zero is valid (no name, no control).
+    let mut m: libc::msghdr = unsafe { zeroed() };
+    m.msg_iov = v.as_mut_ptr();
+    m.msg_iovlen = 2;
+    let (to, to_len) = to.map_or((std::ptr::null(), 0), |a| (a.ptr(), a.len));
+    // SAFETY: sockaddr_storage is plain data; all-zero is valid.
+    let mut from: libc::sockaddr_storage = unsafe { zeroed() };
+    let mut from_len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: ptr is valid and writable for len bytes, v holds two iovecs over
+    // its halves and m points to v, all alive until the call returns; to is
+    // NULL with length 0 or points to the peer's address of to_len bytes; from
+    // is writable for from_len bytes.
+    let r = unsafe {
+        match op {
+            Op::Write => libc::write(fd, ptr, len),
+            Op::Read => libc::read(fd, ptr, len),
+            Op::Writev => libc::writev(fd, v.as_ptr(), 2),
+            Op::Readv => libc::readv(fd, v.as_ptr(), 2),
+            Op::Send => libc::send(fd, ptr, len, flags),
+            Op::Recv => libc::recv(fd, ptr, len, flags),
+            Op::Sendto => libc::sendto(fd, ptr, len, flags, to, to_len),
+            Op::Recvfrom => {
+                libc::recvfrom(fd, ptr, len, flags, (&raw mut from).cast(), &mut from_len)
+            }
+            Op::Sendmsg => libc::sendmsg(fd, &m, flags),
+            Op::Recvmsg => libc::recvmsg(fd, &mut m, flags),
+            _ => return Err(io::Error::other("not a single-message operation")),
+        }
     };
-    // Every buffer, iovec and header below points to live, correctly sized
-    // memory owned by this function for the duration of the call.
-    Ok(match op {
-        Op::Write => {
-            // SAFETY: out is valid for n bytes.
-            let r = check_size(unsafe { libc::write(tx, out.as_ptr().cast(), n) })?;
-            expect_n(r, n)?;
-            one(Path::AioWrite, Path::AioWriteReturn, n, r)
+    check_size(r)
+}
+
+/// sendmmsg or recvmmsg of three messages, each over its own copy of `buf`;
+/// returns the length the kernel wrote back for each.
+fn three_messages(
+    fd: RawFd,
+    flags: libc::c_int,
+    receive: bool,
+    buf: &[u8],
+) -> io::Result<[i64; 3]> {
+    let mut bufs = [buf.to_vec(), buf.to_vec(), buf.to_vec()];
+    let mut v: Vec<libc::iovec> = bufs.iter_mut().map(|b| iov(b)).collect();
+    // SAFETY: mmsghdr is plain data; all-zero is valid.
+    let mut msgs: [libc::mmsghdr; 3] = unsafe { zeroed() };
+    for (m, io) in msgs.iter_mut().zip(v.iter_mut()) {
+        m.msg_hdr.msg_iov = io;
+        m.msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: msgs holds three headers, each with one iovec over a live,
+    // writable buffer of buf's length; a NULL timeout is allowed.
+    let r = check(unsafe {
+        if receive {
+            libc::recvmmsg(fd, msgs.as_mut_ptr(), 3, flags, std::ptr::null_mut())
+        } else {
+            libc::sendmmsg(fd, msgs.as_mut_ptr(), 3, flags)
         }
-        Op::Writev => {
-            let (a, b) = out.split_at_mut(n / 2);
-            let v = [iov(a), iov(b)];
-            // SAFETY: v holds two iovecs over the live halves of out.
-            let r = check_size(unsafe { libc::writev(tx, v.as_ptr(), 2) })?;
-            expect_n(r, n)?;
-            one(Path::Writev, Path::WritevReturn, n, r)
-        }
-        Op::Send => {
-            // SAFETY: out is valid for n bytes.
-            let r = check_size(unsafe { libc::send(tx, out.as_ptr().cast(), n, 0) })?;
-            expect_n(r, n)?;
-            one(Path::Sendmsg, Path::SendmsgReturn, n, r)
-        }
-        Op::Sendto => {
-            let (ap, al) = to.map_or((std::ptr::null(), 0), |a| (a.ptr(), a.len));
-            // SAFETY: out is valid for n bytes; ap is NULL with length 0, or
-            // points to the peer's address of al bytes.
-            let r = check_size(unsafe { libc::sendto(tx, out.as_ptr().cast(), n, 0, ap, al) })?;
-            expect_n(r, n)?;
-            one(Path::Sendmsg, Path::SendmsgReturn, n, r)
-        }
-        Op::Sendmsg => {
-            let (a, b) = out.split_at_mut(n / 2);
-            let mut v = [iov(a), iov(b)];
-            // SAFETY: msghdr is plain data; all-zero is valid (no name, no control).
-            let mut m: libc::msghdr = unsafe { zeroed() };
-            m.msg_iov = v.as_mut_ptr();
-            m.msg_iovlen = 2;
-            // SAFETY: m points to v's two iovecs over the live halves of out.
-            let r = check_size(unsafe { libc::sendmsg(tx, &m, 0) })?;
-            expect_n(r, n)?;
-            one(Path::Sendmsg, Path::SendmsgReturn, n, r)
-        }
-        Op::Sendmmsg => {
-            let mut bufs = [out.clone(), out.clone(), out.clone()];
-            let mut v: Vec<libc::iovec> = bufs.iter_mut().map(|b| iov(b)).collect();
-            // SAFETY: mmsghdr is plain data; all-zero is valid.
-            let mut msgs: [libc::mmsghdr; 3] = unsafe { zeroed() };
-            for (m, io) in msgs.iter_mut().zip(v.iter_mut()) {
-                m.msg_hdr.msg_iov = io;
-                m.msg_hdr.msg_iovlen = 1;
-            }
-            // SAFETY: msgs holds three headers, each with one iovec over a live buffer.
-            let r = check(unsafe { libc::sendmmsg(tx, msgs.as_mut_ptr(), 3, 0) })?;
-            if r != 3 {
-                return Err(io::Error::other(format!("sendmmsg sent {r} of 3")));
-            }
-            let mut ev = vec![e(Path::Sendmsg, Some(n as i64)); 3];
-            ev.extend(
-                msgs.iter()
-                    .map(|m| e(Path::SendmsgReturn, Some(i64::from(m.msg_len)))),
-            );
-            ev
-        }
-        Op::Read => {
-            // SAFETY: inbuf is valid and writable for RECV_CAP bytes.
-            let r = check_size(unsafe { libc::read(rx, inbuf.as_mut_ptr().cast(), RECV_CAP) })?;
-            received(kind, r)?;
-            one(Path::AioRead, Path::AioReadReturn, RECV_CAP, r)
-        }
-        Op::Readv => {
-            let (a, b) = inbuf.split_at_mut(RECV_CAP / 2);
-            let v = [iov(a), iov(b)];
-            // SAFETY: v holds two iovecs over the writable halves of inbuf.
-            let r = check_size(unsafe { libc::readv(rx, v.as_ptr(), 2) })?;
-            received(kind, r)?;
-            one(Path::Readv, Path::ReadvReturn, RECV_CAP, r)
-        }
-        Op::Recv => {
-            // SAFETY: inbuf is valid and writable for RECV_CAP bytes.
-            let r = check_size(unsafe {
-                libc::recv(rx, inbuf.as_mut_ptr().cast(), RECV_CAP, dontwait)
-            })?;
-            received(kind, r)?;
-            one(Path::Recvmsg, Path::RecvmsgReturn, RECV_CAP, r)
-        }
-        Op::Recvfrom => {
-            // SAFETY: sockaddr_storage is plain data; all-zero is valid.
-            let mut from: libc::sockaddr_storage = unsafe { zeroed() };
-            let mut fl = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            // SAFETY: inbuf is writable for RECV_CAP bytes, from for fl bytes.
-            let r = check_size(unsafe {
-                libc::recvfrom(
-                    rx,
-                    inbuf.as_mut_ptr().cast(),
-                    RECV_CAP,
-                    dontwait,
-                    (&raw mut from).cast(),
-                    &mut fl,
-                )
-            })?;
-            received(kind, r)?;
-            one(Path::Recvmsg, Path::RecvmsgReturn, RECV_CAP, r)
-        }
-        Op::Recvmsg => {
-            let (a, b) = inbuf.split_at_mut(RECV_CAP / 2);
-            let mut v = [iov(a), iov(b)];
-            // SAFETY: msghdr is plain data; all-zero is valid (no name, no control).
-            let mut m: libc::msghdr = unsafe { zeroed() };
-            m.msg_iov = v.as_mut_ptr();
-            m.msg_iovlen = 2;
-            // SAFETY: m points to v's two iovecs over the writable halves of inbuf.
-            let r = check_size(unsafe { libc::recvmsg(rx, &mut m, dontwait) })?;
-            received(kind, r)?;
-            one(Path::Recvmsg, Path::RecvmsgReturn, RECV_CAP, r)
-        }
-        Op::Recvmmsg => {
-            // On a stream each message takes what fits its buffer: exactly
-            // one primed message each, with buffers of that size.
-            let cap = if kind.is_stream() { MSG } else { RECV_CAP };
-            let mut bufs = [vec![0u8; cap], vec![0u8; cap], vec![0u8; cap]];
-            let mut v: Vec<libc::iovec> = bufs.iter_mut().map(|b| iov(b)).collect();
-            // SAFETY: mmsghdr is plain data; all-zero is valid.
-            let mut msgs: [libc::mmsghdr; 3] = unsafe { zeroed() };
-            for (m, io) in msgs.iter_mut().zip(v.iter_mut()) {
-                m.msg_hdr.msg_iov = io;
-                m.msg_hdr.msg_iovlen = 1;
-            }
-            // SAFETY: msgs holds three headers, each with one iovec over a
-            // writable buffer of cap bytes; a NULL timeout is allowed.
-            let r = check(unsafe {
-                libc::recvmmsg(rx, msgs.as_mut_ptr(), 3, dontwait, std::ptr::null_mut())
-            })?;
-            if r != 3 {
-                return Err(io::Error::other(format!("recvmmsg received {r} of 3")));
-            }
-            let mut ev = vec![e(Path::Recvmsg, Some(cap as i64)); 3];
-            for m in &msgs {
-                received(kind, i64::from(m.msg_len))?;
-                ev.push(e(Path::RecvmsgReturn, Some(i64::from(m.msg_len))));
-            }
-            ev
-        }
-        _ => return Err(io::Error::other("not a data operation")),
-    })
+    })?;
+    if r != 3 {
+        let what = if receive {
+            "recvmmsg received"
+        } else {
+            "sendmmsg sent"
+        };
+        return Err(io::Error::other(format!("{what} {r} of 3")));
+    }
+    Ok(msgs.map(|m| i64::from(m.msg_len)))
 }
 
 /// A receive must have taken one whole primed message (for netlink: one reply).

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use libbpf_rs::MapCore;
 
-use crate::backend::{Backend, LoadSettings, Plan};
+use crate::backend::Plan;
+use crate::builder::{common_setters, setters, Common};
 use crate::error::Result;
-use crate::filter::Filter;
 use crate::kernel::config;
 use crate::kernel::loader::{self, Loaded};
 use crate::kernel::maps;
@@ -158,103 +158,57 @@ pub struct Device {
 /// Configures and starts an [`Aggregator`].
 #[derive(Debug, Clone)]
 pub struct AggregatorBuilder {
-    probes: Vec<Probe>,
-    filter: Filter,
+    common: Common,
     keys: Keys,
     hist: bool,
     capacity: u32,
     devices: bool,
-    settings: LoadSettings,
 }
 
 impl Default for AggregatorBuilder {
     fn default() -> Self {
         AggregatorBuilder {
-            probes: Probe::DEFAULT.to_vec(),
-            filter: Filter::default(),
+            common: Common::default(),
             keys: Keys::default(),
             hist: false,
             capacity: DEFAULT_CAPACITY,
             devices: false,
-            settings: LoadSettings::default(),
         }
     }
 }
 
 impl AggregatorBuilder {
-    /// The probes to count (default: `socket.send` and `socket.receive`).
-    pub fn probes(mut self, probes: &[Probe]) -> Self {
-        self.probes = probes.to_vec();
-        self
-    }
+    common_setters!("count");
 
-    /// The in-kernel filter.
-    pub fn filter(mut self, filter: Filter) -> Self {
-        self.filter = filter;
-        self
-    }
-
-    /// What rows are keyed by.
-    pub fn keys(mut self, keys: Keys) -> Self {
-        self.keys = keys;
-        self
-    }
-
-    /// Also keep log2 histograms of sizes.
-    pub fn histograms(mut self, yes: bool) -> Self {
-        self.hist = yes;
-        self
-    }
-
-    /// How many rows the kernel side holds; events for rows beyond it are
-    /// counted as overflow.
-    pub fn capacity(mut self, rows: u32) -> Self {
-        self.capacity = rows;
-        self
-    }
-
-    /// Also count network device traffic (socktop -d).
-    pub fn devices(mut self, yes: bool) -> Self {
-        self.devices = yes;
-        self
-    }
-
-    /// Which kernel mechanisms to use (default: the best, by trying).
-    pub fn backend(mut self, backend: Backend) -> Self {
-        self.settings.backend = backend;
-        self
-    }
-
-    /// All the load settings at once (backend, bpf_loop).
-    pub fn load_settings(mut self, settings: LoadSettings) -> Self {
-        self.settings = settings;
-        self
-    }
-
-    /// Whether to use bpf_loop where the kernel has it (default true);
-    /// false loads the programs for kernels without it, to test them.
-    pub fn bpf_loop(mut self, yes: bool) -> Self {
-        self.settings.bpf_loop = yes;
-        self
+    setters! {
+        /// What rows are keyed by.
+        keys(keys: Keys) => keys;
+        /// Also keep log2 histograms of sizes.
+        histograms(yes: bool) => hist;
+        /// How many rows the kernel side holds; events for rows beyond it are
+        /// counted as overflow.
+        capacity(rows: u32) => capacity;
+        /// Also count network device traffic (socktop -d).
+        devices(yes: bool) => devices;
     }
 
     /// Loads and attaches the programs.
     pub fn start(self) -> Result<Aggregator> {
-        let mask = path_mask(&self.probes);
+        let mask = path_mask(&self.common.probes);
         let loaded = loader::load(&config::Options {
             mask,
-            filter: &self.filter,
+            filter: &self.common.filter,
             include_peek: false,
             // Unused in aggregation: the smallest ring buffer.
             ring_bytes: 4096,
             aggregate: Some((self.keys.bits(), self.hist, self.capacity)),
             devices: self.devices,
-            settings: self.settings,
-            unions_only: unions_only(&self.probes),
+            settings: self.common.settings,
+            unions_only: unions_only(&self.common.probes),
         })?;
         Ok(Aggregator {
             loaded,
-            probes: self.probes,
+            probes: self.common.probes,
             hist: self.hist,
             before: HashMap::new(),
             devices_before: HashMap::new(),

@@ -28,6 +28,7 @@
 
 pub mod aggregate;
 pub mod backend;
+mod builder;
 pub mod coverage;
 mod error;
 mod event;

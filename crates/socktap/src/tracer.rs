@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use libbpf_rs::{RingBuffer, RingBufferBuilder};
 
-use crate::backend::{Backend, LoadSettings, Plan};
+use crate::backend::Plan;
+use crate::builder::{common_setters, setters, Common};
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::filter::Filter;
 use crate::kernel::config;
 use crate::kernel::loader::{self, Loaded};
 use crate::kernel::maps;
@@ -36,70 +36,31 @@ pub const DEFAULT_RING_BYTES: u32 = 4 << 20;
 /// ```
 #[derive(Debug, Clone)]
 pub struct TracerBuilder {
-    probes: Vec<Probe>,
-    filter: Filter,
+    common: Common,
     ring_bytes: u32,
     include_peek: bool,
-    settings: LoadSettings,
 }
 
 impl Default for TracerBuilder {
     fn default() -> Self {
         TracerBuilder {
-            probes: Probe::DEFAULT.to_vec(),
-            filter: Filter::default(),
+            common: Common::default(),
             ring_bytes: DEFAULT_RING_BYTES,
             include_peek: false,
-            settings: LoadSettings::default(),
         }
     }
 }
 
 impl TracerBuilder {
-    /// The probes to report (default: `socket.send` and `socket.receive`).
-    pub fn probes(mut self, probes: &[Probe]) -> Self {
-        self.probes = probes.to_vec();
-        self
-    }
+    common_setters!("report");
 
-    /// The in-kernel filter.
-    pub fn filter(mut self, filter: Filter) -> Self {
-        self.filter = filter;
-        self
-    }
-
-    /// Ring buffer size in bytes; rounded up to a power of two of at least
-    /// one page.
-    pub fn ring_buffer_bytes(mut self, bytes: u32) -> Self {
-        self.ring_bytes = bytes;
-        self
-    }
-
-    /// Also report MSG_PEEK receives. Off by default: a peek leaves the
-    /// message queued, so counting it would count that message twice.
-    pub fn include_peek(mut self, yes: bool) -> Self {
-        self.include_peek = yes;
-        self
-    }
-
-    /// Which kernel mechanisms to use (default: the best the kernel
-    /// accepts, per probe, found by trying).
-    pub fn backend(mut self, backend: Backend) -> Self {
-        self.settings.backend = backend;
-        self
-    }
-
-    /// All the load settings at once (backend, bpf_loop).
-    pub fn load_settings(mut self, settings: LoadSettings) -> Self {
-        self.settings = settings;
-        self
-    }
-
-    /// Whether to use bpf_loop where the kernel has it (default true);
-    /// false loads the programs for kernels without it, to test them.
-    pub fn bpf_loop(mut self, yes: bool) -> Self {
-        self.settings.bpf_loop = yes;
-        self
+    setters! {
+        /// Ring buffer size in bytes; rounded up to a power of two of at least
+        /// one page.
+        ring_buffer_bytes(bytes: u32) => ring_bytes;
+        /// Also report MSG_PEEK receives. Off by default: a peek leaves the
+        /// message queued, so counting it would count that message twice.
+        include_peek(yes: bool) => include_peek;
     }
 
     /// Loads and attaches the programs the chosen probes need.
@@ -136,22 +97,22 @@ impl Tracer {
 
     fn start(b: TracerBuilder) -> Result<Tracer> {
         let mut fan_out: Vec<Vec<Probe>> = vec![Vec::new(); Path::ALL.len()];
-        for &probe in &b.probes {
+        for &probe in &b.common.probes {
             for &path in probe.paths() {
                 fan_out[path as usize].push(probe);
             }
         }
-        let mask = path_mask(&b.probes);
+        let mask = path_mask(&b.common.probes);
 
         let ring_bytes = b.ring_bytes.max(4096).next_power_of_two();
         let loaded = loader::load(&config::Options {
             mask,
-            filter: &b.filter,
+            filter: &b.common.filter,
             include_peek: b.include_peek,
             ring_bytes,
             aggregate: None,
             devices: false,
-            settings: b.settings,
+            settings: b.common.settings,
             unions_only: false,
         })?;
 
@@ -174,7 +135,7 @@ impl Tracer {
             loaded,
             queue,
             fan_out,
-            probes: b.probes,
+            probes: b.common.probes,
             clock_offset_ns: clock_offset_ns(),
         })
     }

@@ -48,19 +48,23 @@ fn tracer(probes: &[Probe], f: Filter) -> Tracer {
         .expect("start")
 }
 
+/// A tracer of socket.send and socket.receive through `f`, with traffic()
+/// run under it; returns the tracer and the UDP receiver's port.
+fn traced_traffic(f: Filter) -> (Tracer, u16) {
+    let t = tracer(&[Probe::Send, Probe::Receive], f);
+    let port = traffic();
+    (t, port)
+}
+
 #[test]
 fn family_filter_keeps_only_that_family() {
     if !privileged("family filter") {
         return;
     }
-    let mut t = tracer(
-        &[Probe::Send, Probe::Receive],
-        Filter {
-            families: vec![libc::AF_UNIX],
-            ..Default::default()
-        },
-    );
-    traffic();
+    let (mut t, _) = traced_traffic(Filter {
+        families: vec![libc::AF_UNIX],
+        ..Default::default()
+    });
     let got = collect(&mut t);
     let summary: Vec<(Probe, i64, i32)> = got.iter().map(|e| (e.probe, e.size, e.family)).collect();
     assert_eq!(
@@ -82,26 +86,18 @@ fn protocol_and_port_filters() {
     }
     // Learn the receiver's port first, then filter on a port nobody uses:
     // nothing may arrive.
-    let mut t = tracer(
-        &[Probe::Send, Probe::Receive],
-        Filter {
-            protocols: vec![libc::IPPROTO_UDP],
-            ports: vec![1],
-            ..Default::default()
-        },
-    );
-    traffic();
+    let (mut t, _) = traced_traffic(Filter {
+        ports: vec![1],
+        protocols: vec![libc::IPPROTO_UDP],
+        ..Default::default()
+    });
     assert!(collect(&mut t).is_empty());
     drop(t);
 
-    let mut t = tracer(
-        &[Probe::Send, Probe::Receive],
-        Filter {
-            protocols: vec![libc::IPPROTO_UDP],
-            ..Default::default()
-        },
-    );
-    let port = traffic();
+    let (mut t, port) = traced_traffic(Filter {
+        protocols: vec![libc::IPPROTO_UDP],
+        ..Default::default()
+    });
     let got = collect(&mut t);
     assert_eq!(got.len(), 2, "{got:?}");
     for e in &got {
@@ -121,14 +117,10 @@ fn failed_filter_keeps_only_failures() {
     if !privileged("failed filter") {
         return;
     }
-    let mut t = tracer(
-        &[Probe::Send, Probe::Receive],
-        Filter {
-            failed_only: true,
-            ..Default::default()
-        },
-    );
-    traffic();
+    let (mut t, _) = traced_traffic(Filter {
+        failed_only: true,
+        ..Default::default()
+    });
     // A receive on an empty non-blocking socket fails with EAGAIN.
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.set_nonblocking(true).unwrap();

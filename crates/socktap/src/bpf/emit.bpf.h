@@ -46,23 +46,23 @@ static __always_inline void aggregate(const struct event *e)
 	s64 bytes = 0;
 	bool error = false;
 
+	/* The row is keyed by the path and by what the view asks for; the rest of k stays zero. */
+#define KEY_IF(bit, field, value)         \
+	do {                              \
+		if (keys & (bit))         \
+			k.field = (value); \
+	} while (0)
 	k.probe = e->probe;
-	if (keys & AGG_PID)
-		k.pid = e->pid;
-	if (keys & AGG_UID)
-		k.uid = e->uid;
+	KEY_IF(AGG_PID, pid, e->pid);
+	KEY_IF(AGG_UID, uid, e->uid);
 	if (keys & AGG_COMM)
 		__builtin_memcpy(k.comm, e->comm, sizeof(k.comm));
-	if (keys & AGG_CGROUP)
-		k.cgroup = e->cgroup;
-	if (keys & AGG_FAMILY)
-		k.family = e->family;
-	if (keys & AGG_PROTOCOL)
-		k.protocol = e->protocol;
-	if (keys & AGG_TYPE)
-		k.type = e->type;
-	if (keys & AGG_PORT)
-		k.port = e->lport;
+	KEY_IF(AGG_CGROUP, cgroup, e->cgroup);
+	KEY_IF(AGG_FAMILY, family, e->family);
+	KEY_IF(AGG_PROTOCOL, protocol, e->protocol);
+	KEY_IF(AGG_TYPE, type, e->type);
+	KEY_IF(AGG_PORT, port, e->lport);
+#undef KEY_IF
 
 	if (e->probe == PROBE_CREATE_RETURN)
 		error = e->err < 0;

@@ -175,6 +175,26 @@ static __always_inline void sys_io_exit(struct inflight_call *call, struct sys_r
 
 /* ---- the programs ---- */
 
+/*
+ * A tp_btf program and its _noloop twin for kernels without bpf_loop
+ * (5.10-5.16): the same handler, with use_loop true in one and false in the
+ * other, a constant in each, so that the twin holds no bpf_loop call at all
+ * (see loop()). The handler takes the program's arguments, named again in
+ * call_args, then use_loop.
+ */
+#define TP_BTF_AND_NOLOOP(tp, handler, call_args, ...)            \
+	SEC("tp_btf/" #tp)                                        \
+	int BPF_PROG(tp, __VA_ARGS__)                             \
+	{                                                         \
+		return handler(UNPARENTHESIZE call_args, true);   \
+	}                                                         \
+	SEC("tp_btf/" #tp)                                        \
+	int BPF_PROG(tp##_noloop, __VA_ARGS__)                    \
+	{                                                         \
+		return handler(UNPARENTHESIZE call_args, false);  \
+	}
+#define UNPARENTHESIZE(...) __VA_ARGS__
+
 static __always_inline int on_sys_enter(struct pt_regs *regs, long nr, bool use_loop)
 {
 	struct sys_row row = sys_row(nr);
@@ -198,17 +218,7 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long nr, bool use_
 	return 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
-{
-	return on_sys_enter(regs, nr, true);
-}
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter_noloop, struct pt_regs *regs, long nr)
-{
-	return on_sys_enter(regs, nr, false);
-}
+TP_BTF_AND_NOLOOP(sys_enter, on_sys_enter, (regs, nr), struct pt_regs *regs, long nr)
 
 static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, bool use_loop)
 {
@@ -234,17 +244,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, bool use_
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
-{
-	return on_sys_exit(regs, ret, true);
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit_noloop, struct pt_regs *regs, long ret)
-{
-	return on_sys_exit(regs, ret, false);
-}
+TP_BTF_AND_NOLOOP(sys_exit, on_sys_exit, (regs, ret), struct pt_regs *regs, long ret)
 
 /*
  * The last thread of a process that is the last holder of its descriptor
@@ -263,16 +263,6 @@ static __always_inline int on_process_exit(struct task_struct *task, bool use_lo
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(sched_process_exit, struct task_struct *task)
-{
-	return on_process_exit(task, true);
-}
-
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(sched_process_exit_noloop, struct task_struct *task)
-{
-	return on_process_exit(task, false);
-}
+TP_BTF_AND_NOLOOP(sched_process_exit, on_process_exit, (task), struct task_struct *task)
 
 #endif

@@ -4,27 +4,25 @@
 
 use crate::backend::{Mechanism, Role};
 
-/// The BPF programs of each (role, mechanism): the syscall layer's programs
-/// come in a variant for kernels without bpf_loop. A name starting with '?'
-/// is loaded only where the kernel has the function it hooks (sock_sendpage).
-pub(crate) fn programs(role: Role, mech: Mechanism, bpf_loop: bool) -> &'static [&'static str] {
-    match (role, mech, bpf_loop) {
-        (Role::Entries, Mechanism::Syscall, false) => &["sys_enter_noloop"],
-        (Role::Messages | Role::Create, Mechanism::Syscall, false) => {
-            &["sys_enter_noloop", "sys_exit_noloop"]
+/// The syscall layer's programs, by name: each is in the object twice, as
+/// `name` and as `name_noloop`, the variant for kernels without bpf_loop
+/// (TP_BTF_AND_NOLOOP in syscall.bpf.h).
+macro_rules! syscall_programs {
+    ($bpf_loop:expr, [$($name:literal),+]) => {
+        if $bpf_loop {
+            &[$($name),+]
+        } else {
+            &[$(concat!($name, "_noloop")),+]
         }
-        (Role::Close, Mechanism::Syscall, false) => &[
-            "sys_enter_noloop",
-            "sys_exit_noloop",
-            "sched_process_exit_noloop",
-        ],
-        _ => programs_with_loop(role, mech),
-    }
+    };
 }
 
-fn programs_with_loop(role: Role, mech: Mechanism) -> &'static [&'static str] {
+/// The BPF programs of each (role, mechanism). A name starting with '?'
+/// is loaded only where the kernel has the function it hooks (sock_sendpage).
+pub(crate) fn programs(role: Role, mech: Mechanism, bpf_loop: bool) -> &'static [&'static str] {
     use Mechanism::{Fentry, Kprobe, Syscall, Tracepoint};
     match (role, mech) {
+        (Role::Entries, Syscall) => syscall_programs!(bpf_loop, ["sys_enter"]),
         (Role::Messages, Tracepoint) => &["sock_send_length", "sock_recv_length"],
         (Role::Messages, Fentry) => &[
             "fexit_inet_sendmsg",
@@ -63,11 +61,10 @@ fn programs_with_loop(role: Role, mech: Mechanism) -> &'static [&'static str] {
             "?kprobe_sock_sendpage",
             "?kretprobe_sock_sendpage",
         ],
-        (Role::Entries, Syscall) => &["sys_enter"],
-        (Role::Messages, Syscall) => &["sys_enter", "sys_exit"],
+        (Role::Messages, Syscall) => syscall_programs!(bpf_loop, ["sys_enter", "sys_exit"]),
         (Role::Create, Fentry) => &["fentry_sock_create", "fexit_sock_create"],
         (Role::Create, Kprobe) => &["kprobe_sock_create", "kretprobe_sock_create"],
-        (Role::Create, Syscall) => &["sys_enter", "sys_exit"],
+        (Role::Create, Syscall) => syscall_programs!(bpf_loop, ["sys_enter", "sys_exit"]),
         (Role::Close, Fentry) => &[
             "fentry_sock_close",
             "fexit_sock_close",
@@ -80,7 +77,9 @@ fn programs_with_loop(role: Role, mech: Mechanism) -> &'static [&'static str] {
             "kprobe_sock_release",
             "kretprobe_sock_release",
         ],
-        (Role::Close, Syscall) => &["sys_enter", "sys_exit", "sched_process_exit"],
+        (Role::Close, Syscall) => {
+            syscall_programs!(bpf_loop, ["sys_enter", "sys_exit", "sched_process_exit"])
+        }
         _ => &[],
     }
 }

@@ -67,6 +67,11 @@ pub fn type_display_name(n: i64) -> Cow<'static, str> {
 
 #[cfg(test)]
 mod tests {
+    use libc::{
+        AF_ALG, AF_CAIF, AF_CAN, AF_IB, AF_IEEE802154, AF_ISDN, AF_MPLS, AF_NFC, AF_PHONET, AF_RDS,
+        AF_VSOCK, AF_XDP,
+    };
+
     use super::*;
     use crate::tapset::tables::sock_fam_num2str;
 
@@ -75,25 +80,28 @@ mod tests {
         assert_eq!(family_display_name(2), "INET");
         assert_eq!(family_display_name(1), "LOCAL");
         assert_eq!(family_display_name(24), "PPPOX");
-        let extras: &[(i64, &str)] = &[
-            (21, "RDS"),
-            (27, "IB"),
-            (28, "MPLS"),
-            (29, "CAN"),
-            (34, "ISDN"),
-            (35, "PHONET"),
-            (36, "IEEE802154"),
-            (37, "CAIF"),
-            (38, "ALG"),
-            (39, "NFC"),
-            (40, "VSOCK"),
+        // The extras at Linux's numbers, from libc where it has them (it lacks AF_KCM, AF_QIPCRTR,
+        // AF_SMC and AF_MCTP): a second source for the numbers in EXTRA_FAMILIES.
+        let extras: &[(i32, &str)] = &[
+            (AF_RDS, "RDS"),
+            (AF_IB, "IB"),
+            (AF_MPLS, "MPLS"),
+            (AF_CAN, "CAN"),
+            (AF_ISDN, "ISDN"),
+            (AF_PHONET, "PHONET"),
+            (AF_IEEE802154, "IEEE802154"),
+            (AF_CAIF, "CAIF"),
+            (AF_ALG, "ALG"),
+            (AF_NFC, "NFC"),
+            (AF_VSOCK, "VSOCK"),
             (41, "KCM"),
             (42, "QIPCRTR"),
             (43, "SMC"),
-            (44, "XDP"),
+            (AF_XDP, "XDP"),
             (45, "MCTP"),
         ];
         for &(num, name) in extras {
+            let num = i64::from(num);
             assert_eq!(family_display_name(num), name);
             // The exact function must still say UNDEF.
             assert_eq!(sock_fam_num2str(num), "UNDEF");

@@ -249,67 +249,77 @@ fn nearest_probes(input: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// `parse` gives each case's number.
+    fn assert_parses(parse: fn(&str) -> Result<i64, Suggestion>, cases: &[(&str, i64)]) {
+        for &(input, want) in cases {
+            assert_eq!(parse(input), Ok(want), "{input:?}");
+        }
+    }
+
     #[test]
     fn parse_family_accepts_names_prefixes_and_numbers() {
-        for (input, want) in [
-            ("INET", 2),
-            ("inet", 2),
-            ("Inet6", 10),
-            ("AF_INET6", 10),
-            ("af_inet", 2),
-            ("PF_NETLINK", 16),
-            ("UNIX", 1),
-            ("af_unix", 1),
-            ("LOCAL", 1),
-            ("PPPOX", 24),
-            ("VSOCK", 40),
-            ("AF_XDP", 44),
-            ("mctp", 45),
-            ("40", 40),
-            ("0", 0),
-            (" INET ", 2),
-        ] {
-            assert_eq!(parse_family(input), Ok(want), "{input:?}");
-        }
+        assert_parses(
+            parse_family,
+            &[
+                ("INET", 2),
+                ("inet", 2),
+                ("Inet6", 10),
+                ("AF_INET6", 10),
+                ("af_inet", 2),
+                ("PF_NETLINK", 16),
+                ("UNIX", 1),
+                ("af_unix", 1),
+                ("LOCAL", 1),
+                ("PPPOX", 24),
+                ("VSOCK", 40),
+                ("AF_XDP", 44),
+                ("mctp", 45),
+                ("40", 40),
+                ("0", 0),
+                (" INET ", 2),
+            ],
+        );
     }
 
     #[test]
     fn parse_protocol_accepts_names_prefixes_and_numbers() {
-        for (input, want) in [
-            ("TCP", 6),
-            ("tcp", 6),
-            ("IPPROTO_UDP", 17),
-            ("ipproto_udplite", 136),
-            ("UDPLite", 136),
-            ("mobility-header", 135),
-            ("TP++", 39),
-            ("ax.25", 93),
-            ("A/N", 107),
-            ("3PC", 34),
-            ("RAW", 255),
-            ("IPPROTO_MPTCP", 262),
-            ("ICMPV6", 58),
-            ("IPPROTO_ICMPV6", 58),
-            ("esp", 50),
-            ("262", 262),
-            ("65535", 65535),
-        ] {
-            assert_eq!(parse_protocol(input), Ok(want), "{input:?}");
-        }
+        assert_parses(
+            parse_protocol,
+            &[
+                ("TCP", 6),
+                ("tcp", 6),
+                ("IPPROTO_UDP", 17),
+                ("ipproto_udplite", 136),
+                ("UDPLite", 136),
+                ("mobility-header", 135),
+                ("TP++", 39),
+                ("ax.25", 93),
+                ("A/N", 107),
+                ("3PC", 34),
+                ("RAW", 255),
+                ("IPPROTO_MPTCP", 262),
+                ("ICMPV6", 58),
+                ("IPPROTO_ICMPV6", 58),
+                ("esp", 50),
+                ("262", 262),
+                ("65535", 65535),
+            ],
+        );
     }
 
     #[test]
     fn parse_type_accepts_names_prefixes_and_numbers() {
-        for (input, want) in [
-            ("STREAM", 1),
-            ("stream", 1),
-            ("SOCK_DGRAM", 2),
-            ("sock_seqpacket", 5),
-            ("RAW", 3),
-            ("10", 10),
-        ] {
-            assert_eq!(parse_type(input), Ok(want), "{input:?}");
-        }
+        assert_parses(
+            parse_type,
+            &[
+                ("STREAM", 1),
+                ("stream", 1),
+                ("SOCK_DGRAM", 2),
+                ("sock_seqpacket", 5),
+                ("RAW", 3),
+                ("10", 10),
+            ],
+        );
     }
 
     #[test]

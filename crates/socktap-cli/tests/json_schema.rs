@@ -4,14 +4,14 @@
 //! are produced for real, with a ring buffer too small for a burst, and
 //! must account for every message of it.
 
-use std::io::Read;
-use std::net::UdpSocket;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use serde_json::Value;
 use socktap_conformance::privileged;
 
-const BIN: &str = env!("CARGO_BIN_EXE_socktap");
+mod support;
+use support::{gettid, start_attached, traffic};
+
 const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/schema");
 
 /// The validator for one record kind: event, lost, summary, stat or top.
@@ -44,52 +44,19 @@ fn validate(out: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
-fn gettid() -> u32 {
-    // SAFETY: gettid has no arguments and cannot fail.
-    unsafe { libc::gettid() as u32 }
-}
-
-/// Starts socktap and waits until its programs are attached.
+/// Starts socktap, waits until its programs are attached, and keeps
+/// draining stderr so that a long run never blocks on it.
 fn start(args: &[&str]) -> Child {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts socktap");
-    let mut err = child.stderr.take().expect("stderr");
-    let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
-    while !String::from_utf8_lossy(&seen).contains("Ctrl-C to end.") {
-        assert_eq!(
-            err.read(&mut byte).expect("reads"),
-            1,
-            "socktap ended early"
-        );
-        seen.push(byte[0]);
-    }
-    // Keep draining stderr so a long run never blocks on it.
+    let (child, mut err) = start_attached(args);
     std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
     child
 }
 
 fn stop(child: Child) -> String {
-    // SAFETY: kill with a pid of our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    support::signal(&child, libc::SIGINT);
     let o = child.wait_with_output().expect("waits");
     assert!(o.status.success(), "{:?}", o.status);
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// `n` datagrams sent and received by this thread.
-fn burst(n: usize) {
-    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut buf = [0u8; 64];
-    for _ in 0..n {
-        tx.send_to(&[3; 16], rx.local_addr().unwrap()).unwrap();
-        rx.recv(&mut buf).unwrap();
-    }
 }
 
 #[test]
@@ -102,7 +69,7 @@ fn trace_records_match_their_schemas_and_losses_add_up() {
     // overflows it, and every message is either delivered or counted lost.
     let child = start(&["trace", "--json", "--tid", &tid, "--buffer-kib", "4"]);
     let n = 1000;
-    burst(n);
+    traffic(n);
     std::thread::sleep(std::time::Duration::from_millis(100));
     let recs = validate(&stop(child));
     let events = recs.iter().filter(|(k, _)| k == "event").count() as u64;
@@ -136,7 +103,7 @@ fn stat_and_top_reports_match_their_schemas() {
         "probe,pid,comm,uid,family,protocol,type,port",
     ]);
     let top = start(&["top", "--json", "-d", "-i", "0.2"]);
-    burst(20);
+    traffic(20);
     std::thread::sleep(std::time::Duration::from_millis(500));
     let stat_recs = validate(&stop(stat));
     assert_eq!(stat_recs.len(), 1);

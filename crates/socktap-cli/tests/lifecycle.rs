@@ -3,47 +3,14 @@
 //! closed, and without readable BTF. Each ends cleanly and says what it lost.
 
 use std::io::Read;
-use std::net::UdpSocket;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use socktap_conformance::privileged;
 
-const BIN: &str = env!("CARGO_BIN_EXE_socktap");
-
-/// Waits for the "Tracing …" banner on the child's stderr, so the programs
-/// are attached before traffic starts; returns the rest of stderr's reader.
-fn wait_attached(child: &mut Child) -> std::process::ChildStderr {
-    let mut err = child.stderr.take().expect("stderr piped");
-    let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
-    while !String::from_utf8_lossy(&seen).contains("Ctrl-C to end.") {
-        assert_eq!(
-            err.read(&mut byte).expect("reads stderr"),
-            1,
-            "socktap ended early"
-        );
-        seen.push(byte[0]);
-    }
-    err
-}
-
-/// Some UDP datagrams on loopback, sent and received here.
-fn traffic(n: usize) {
-    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut buf = [0u8; 64];
-    for _ in 0..n {
-        tx.send_to(&[1; 32], rx.local_addr().unwrap()).unwrap();
-        rx.recv(&mut buf).unwrap();
-    }
-}
-
-fn signal(child: &Child, sig: i32) {
-    // SAFETY: kill with a pid of our own child and a signal number.
-    unsafe { libc::kill(child.id() as i32, sig) };
-}
+mod support;
+use support::{signal, start_attached, traffic, wait_attached, BIN};
 
 /// Waits for the child to exit, up to `limit`; how long it took.
 fn exits_within(child: &mut Child, limit: Duration) -> (std::process::ExitStatus, Duration) {
@@ -65,13 +32,8 @@ fn sigterm_with_a_stalled_reader_detaches_at_once_and_counts_the_unwritten() {
     if !privileged("stalled reader") {
         return;
     }
-    let mut child = Command::new(BIN)
-        .args(["trace", "--json"])
-        .stdout(Stdio::piped()) // never read: the pipe fills up
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts socktap");
-    let mut err = wait_attached(&mut child);
+    // stdout is never read: the pipe fills up.
+    let (mut child, mut err) = start_attached(&["trace", "--json"]);
     // Far more than a 64 KiB pipe holds.
     traffic(3000);
     std::thread::sleep(Duration::from_millis(200));

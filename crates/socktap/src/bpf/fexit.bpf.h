@@ -13,11 +13,11 @@
 #ifndef SOCKTAP_FEXIT_BPF_H
 #define SOCKTAP_FEXIT_BPF_H
 
-static __always_inline int fexit_message(struct socket *sock, int ret, int flags, bool send)
+static __always_inline int fexit_message(struct socket *sock, int ret, int flags, bool send, bool direct)
 {
 	struct event e;
 
-	if (on_message(&e, sock, NULL, ret, flags, send))
+	if (on_message(&e, sock, NULL, ret, flags, send, direct))
 		emit(&e);
 	return 0;
 }
@@ -26,14 +26,14 @@ static __always_inline int fexit_message(struct socket *sock, int ret, int flags
 	SEC("fexit/" #fn)                                                             \
 	int BPF_PROG(fexit_##fn, struct socket *sock, void *msg, size_t len, int ret) \
 	{                                                                             \
-		return fexit_message(sock, ret, 0, true);                             \
+		return fexit_message(sock, ret, 0, true, true);                             \
 	}
 
 #define FEXIT_RECV(fn)                                                                           \
 	SEC("fexit/" #fn)                                                                        \
 	int BPF_PROG(fexit_##fn, struct socket *sock, void *msg, size_t len, int flags, int ret) \
 	{                                                                                        \
-		return fexit_message(sock, ret, flags, false);                                   \
+		return fexit_message(sock, ret, flags, false, true);                                   \
 	}
 
 FEXIT_SEND(inet_sendmsg)
@@ -56,7 +56,7 @@ SEC("fexit/sock_sendpage")
 int BPF_PROG(fexit_sock_sendpage, struct file *file, void *page, int offset, size_t size, void *ppos, int more,
 	     long ret)
 {
-	return fexit_message(BPF_CORE_READ(file, private_data), ret, 0, true);
+	return fexit_message(BPF_CORE_READ(file, private_data), ret, 0, true, false);
 }
 
 /*
@@ -84,7 +84,7 @@ int BPF_PROG(fexit_sock_create)
 SEC("fentry/sock_close")
 int BPF_PROG(fentry_sock_close, struct inode *inode, struct file *filp)
 {
-	return fn_close_enter(BPF_CORE_READ(filp, private_data));
+	return fn_close_enter(BPF_CORE_READ(filp, private_data), false);
 }
 
 SEC("fexit/sock_close")
@@ -96,7 +96,7 @@ int BPF_PROG(fexit_sock_close, struct inode *inode, struct file *filp, int ret)
 SEC("fentry/sock_release")
 int BPF_PROG(fentry_sock_release, struct socket *sock)
 {
-	return fn_close_enter(sock);
+	return fn_close_enter(sock, true);
 }
 
 SEC("fexit/sock_release")

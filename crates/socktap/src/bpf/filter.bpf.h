@@ -37,9 +37,42 @@ static __always_inline bool comm_eq(const char *a, const volatile char *b)
 	return true;
 }
 
-/* Task filters: cheap, so they run before anything is read. */
+/* Whether a command name is among the filter's. */
+static __always_inline bool comm_wanted(const char *comm)
+{
+	for (int i = 0; i < MAX_FILTER; i++) {
+		if (i >= cfg.n_comms)
+			break;
+		if (comm_eq(comm, cfg.comms[i]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Task filters: cheap, so they run before anything is read. The task's
+ * ids come from direct loads where the kernel gives a BTF task pointer
+ * (fill.bpf.h), from one helper each otherwise.
+ */
 static __always_inline bool pass_task(void)
 {
+	if (!cfg.n_pids && !cfg.n_tids && !cfg.n_uids && !cfg.n_comms)
+		return true;
+	if (HAVE_TASK_BTF) {
+		struct task_struct *t = bpf_get_current_task_btf();
+		char comm[TASK_COMM_LEN];
+
+		if (cfg.n_pids && !IN_SET((u32)t->tgid, cfg.pids, cfg.n_pids))
+			return false;
+		if (cfg.n_tids && !IN_SET((u32)t->pid, cfg.tids, cfg.n_tids))
+			return false;
+		if (cfg.n_uids && !IN_SET(t->cred->uid.val, cfg.uids, cfg.n_uids))
+			return false;
+		if (!cfg.n_comms)
+			return true;
+		__builtin_memcpy(comm, t->comm, sizeof(comm));
+		return comm_wanted(comm);
+	}
 	u64 id = bpf_get_current_pid_tgid();
 
 	if (cfg.n_pids && !IN_SET((u32)(id >> 32), cfg.pids, cfg.n_pids))
@@ -50,19 +83,9 @@ static __always_inline bool pass_task(void)
 		return false;
 	if (cfg.n_comms) {
 		char comm[TASK_COMM_LEN] = {};
-		bool hit = false;
 
 		bpf_get_current_comm(comm, sizeof(comm));
-		for (int i = 0; i < MAX_FILTER; i++) {
-			if (i >= cfg.n_comms)
-				break;
-			if (comm_eq(comm, cfg.comms[i])) {
-				hit = true;
-				break;
-			}
-		}
-		if (!hit)
-			return false;
+		return comm_wanted(comm);
 	}
 	return true;
 }

@@ -65,7 +65,7 @@ static __always_inline int fn_create_exit(int ret)
  * sockets and error paths). Both reach __sock_release, which may be
  * inlined, so they are hooked instead.
  */
-static __always_inline int fn_close_enter(struct socket *sock)
+static __always_inline int fn_close_enter(struct socket *sock, bool direct)
 {
 	struct inflight_call call;
 	struct event *e = &call.ev;
@@ -74,7 +74,7 @@ static __always_inline int fn_close_enter(struct socket *sock)
 		return 0;
 	__builtin_memset(&call, 0, sizeof(call));
 	fill_task(e, PROBE_CLOSE);
-	fill_socket(e, sock, NULL);
+	fill_socket(e, sock, NULL, direct);
 	if (!pass_socket(e))
 		return 0;
 	if (wanted(PROBE_CLOSE))

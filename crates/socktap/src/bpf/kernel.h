@@ -73,11 +73,35 @@ struct files_struct {
 	struct fdtable *fdt;
 };
 
+/* The task's credentials and cgroups, read directly where the task is a BTF pointer. */
+typedef struct {
+	unsigned int val;
+} kuid_t;
+
+struct cred {
+	kuid_t uid;
+};
+
+struct kernfs_node {
+	u64 id;
+};
+
+struct cgroup {
+	struct kernfs_node *kn;
+};
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+};
+
 struct task_struct {
 	void *stack;
 	unsigned int flags;
 	int pid;
 	int tgid;
+	char comm[16];
+	const struct cred *cred;
+	struct css_set *cgroups;
 	struct files_struct *files;
 };
 

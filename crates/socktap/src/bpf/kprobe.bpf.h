@@ -39,7 +39,7 @@ static __always_inline int kprobe_msg_exit(int ret, bool send)
 
 	if (!call)
 		return 0;
-	keep = on_message(&e, call->sock, NULL, ret, call->flags, send);
+	keep = on_message(&e, call->sock, NULL, ret, call->flags, send, false);
 	bpf_map_delete_elem(&fn_msgs, &tid);
 	if (keep)
 		emit(&e);
@@ -111,7 +111,7 @@ int BPF_KRETPROBE(kretprobe_sock_create, int ret)
 SEC("kprobe/sock_close")
 int BPF_KPROBE(kprobe_sock_close, struct inode *inode, struct file *filp)
 {
-	return fn_close_enter(BPF_CORE_READ(filp, private_data));
+	return fn_close_enter(BPF_CORE_READ(filp, private_data), false);
 }
 
 SEC("kretprobe/sock_close")
@@ -123,7 +123,7 @@ int BPF_KRETPROBE(kretprobe_sock_close)
 SEC("kprobe/sock_release")
 int BPF_KPROBE(kprobe_sock_release, struct socket *sock)
 {
-	return fn_close_enter(sock);
+	return fn_close_enter(sock, false);
 }
 
 SEC("kretprobe/sock_release")

@@ -8,7 +8,7 @@
 
 /* Builds the event for a message in e; false if it is filtered out. */
 static __always_inline bool on_message(struct event *e, struct socket *sock, struct sock *sk, int ret, int flags,
-				       bool send)
+				       bool send, bool direct)
 {
 	u32 probe;
 
@@ -29,7 +29,7 @@ static __always_inline bool on_message(struct event *e, struct socket *sock, str
 		return false;
 	__builtin_memset(e, 0, sizeof(*e));
 	fill_task(e, probe);
-	fill_socket(e, sock, sk);
+	fill_socket(e, sock, sk, direct);
 	if (!pass_socket(e))
 		return false;
 	e->size = ret;

@@ -42,8 +42,8 @@ enum addr_family _addr_family = 0;
 /* Shared machinery. */
 #include "maps.bpf.h"      /* maps, configuration, loss counters, loop() */
 #include "syscalls.bpf.h"  /* the syscall table */
-#include "filter.bpf.h"    /* the user's filters */
 #include "fill.bpf.h"      /* task and socket fields */
+#include "filter.bpf.h"    /* the user's filters */
 #include "emit.bpf.h"      /* ring buffer or in-kernel aggregation */
 #include "fdtable.bpf.h"   /* descriptor -> file -> socket */
 #include "message.bpf.h"   /* one message, whichever hook saw it */

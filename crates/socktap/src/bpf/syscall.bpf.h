@@ -103,7 +103,7 @@ static __always_inline void sys_io_enter(struct pt_regs *regs, struct sys_row ro
 		return;
 	__builtin_memset(&e, 0, sizeof(e));
 	fill_task(&e, row.entry);
-	fill_socket(&e, sock, NULL);
+	fill_socket(&e, sock, NULL, false);
 	if (!pass_socket(&e))
 		return;
 	arg = sys_arg(regs, row.size_arg);
@@ -147,7 +147,7 @@ static __always_inline void sys_io_stash(long nr, struct pt_regs *regs, struct s
 		return;
 	__builtin_memset(&call, 0, sizeof(call));
 	fill_task(&call.ev, row.path);
-	fill_socket(&call.ev, sock, NULL);
+	fill_socket(&call.ev, sock, NULL, false);
 	if (!pass_socket(&call.ev))
 		return;
 	call.nr = nr;

@@ -84,7 +84,7 @@ static __always_inline bool last_ref_socket(struct event *e, struct file *f)
 	if (!sock || file_refs(f) != 1)
 		return false;
 	fill_task(e, PROBE_CLOSE);
-	fill_socket(e, sock, NULL);
+	fill_socket(e, sock, NULL, false);
 	return pass_socket(e);
 }
 

@@ -142,18 +142,23 @@ static __always_inline u64 sys_arg(struct pt_regs *regs, u32 i)
 /* The syscall the current thread is in, -1 for kernel threads and io_uring workers. */
 static __always_inline long current_syscall(void)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task;
 	struct pt_regs *regs;
 
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
+		/* 5.15+: the task and its registers as BTF pointers, read directly */
+		task = bpf_get_current_task_btf();
+		if (task->flags & (PF_KTHREAD | PF_IO_WORKER))
+			return -1;
+		regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		return regs->orig_ax;
+	}
+	task = (struct task_struct *)bpf_get_current_task();
 	if (BPF_CORE_READ(task, flags) & (PF_KTHREAD | PF_IO_WORKER))
 		return -1;
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
-		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	} else {
-		/* before 5.15: task_pt_regs() by hand, at the top of the stack */
-		regs = (struct pt_regs *)((void *)BPF_CORE_READ(task, stack) + THREAD_SIZE -
-					  bpf_core_type_size(struct pt_regs));
-	}
+	/* before 5.15: task_pt_regs() by hand, at the top of the stack */
+	regs = (struct pt_regs *)((void *)BPF_CORE_READ(task, stack) + THREAD_SIZE -
+				  bpf_core_type_size(struct pt_regs));
 	return BPF_CORE_READ(regs, orig_ax);
 }
 

@@ -17,7 +17,7 @@ static __always_inline int tp_message(struct sock *sk, int ret, int flags, bool 
 	 */
 	struct event e;
 
-	if (!on_message(&e, BPF_CORE_READ(sk, sk_socket), sk, ret, flags, send))
+	if (!on_message(&e, sk->sk_socket, sk, ret, flags, send, true))
 		return 0;
 	if (!cfg.aggregate)
 		e.cookie = bpf_get_socket_cookie(sk);

@@ -88,6 +88,8 @@ class Entry:
     socket: str | None
     text: str
     lineno: int
+    # whole backend: a glob the error line must match (why it cannot run)
+    reason: str = "*"
     used: bool = False
     # "?" lines: the case may fail or pass (a known intermittent gap)
     flaky: bool = False
@@ -114,12 +116,16 @@ def read_expected(path):
             continue
         parts = line.split(None, 2)
         if len(parts) < 3:
-            sys.exit(f"{path}:{n}: want '<series> <backend> <operation> | <socket>' or '<series> <backend> *'")
+            sys.exit(f"{path}:{n}: want '<series> <backend> <operation> | <socket>' or '<series> <backend> * <reason>'")
         series, backend, rest = parts
         flaky = series.startswith("?")
         series = series.lstrip("?")
-        if rest.strip() == "*":
-            entries.append(Entry(series, backend, "*", None, line, n))
+        if rest.strip() == "*" or (rest.startswith("* ") and "|" not in rest):
+            reason = rest[1:].strip()
+            if not reason:
+                # Any reason would excuse a broken program: say which one is expected.
+                sys.exit(f"{path}:{n}: a whole-backend entry needs the reason it cannot run, as a glob of socktap's error")
+            entries.append(Entry(series, backend, "*", None, line, n, reason=reason))
             continue
         if "|" not in rest:
             sys.exit(f"{path}:{n}: want '<operation> | <socket>' after the backend")
@@ -185,8 +191,13 @@ class Report:
             # socktap exits 1 on a runtime error such as "not supported by this
             # kernel"; 2 is a usage error, which no kernel excuses.
             if whole and block.rc == 1:
-                print(f"{release:<24} {backend:<10} unsupported, as expected (rc={block.rc}): {msg}")
-                return True
+                if any(fnmatch.fnmatchcase(msg, e.reason) for e in whole):
+                    print(f"{release:<24} {backend:<10} unsupported, as expected (rc={block.rc}): {msg}")
+                    return True
+                reasons = ", ".join(f"'{e.reason}' (line {e.lineno})" for e in whole)
+                print(f"{release:<24} {backend:<10} UNSUPPORTED FOR ANOTHER REASON (rc={block.rc}): {msg}; expected {reasons}")
+                self.bad(where, f"refused for an unexpected reason: {msg}")
+                return False
             print(f"{release:<24} {backend:<10} DID NOT RUN (rc={block.rc}): {msg}")
             self.bad(where, f"did not run: {msg}")
             return False

@@ -56,11 +56,13 @@ static __always_inline bool comm_wanted(const char *comm)
  */
 static __always_inline bool pass_task(void)
 {
+	/* one buffer for both ways: the programs' stacks are near their limit */
+	char comm[TASK_COMM_LEN] = {};
+
 	if (!cfg.n_pids && !cfg.n_tids && !cfg.n_uids && !cfg.n_comms)
 		return true;
 	if (HAVE_TASK_BTF) {
 		struct task_struct *t = bpf_get_current_task_btf();
-		char comm[TASK_COMM_LEN];
 
 		if (cfg.n_pids && !IN_SET((u32)t->tgid, cfg.pids, cfg.n_pids))
 			return false;
@@ -82,8 +84,6 @@ static __always_inline bool pass_task(void)
 	if (cfg.n_uids && !IN_SET((u32)bpf_get_current_uid_gid(), cfg.uids, cfg.n_uids))
 		return false;
 	if (cfg.n_comms) {
-		char comm[TASK_COMM_LEN] = {};
-
 		bpf_get_current_comm(comm, sizeof(comm));
 		return comm_wanted(comm);
 	}

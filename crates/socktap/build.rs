@@ -18,6 +18,8 @@ fn main() {
 
     SkeletonBuilder::new()
         .source(SRC)
+        // Kept beside the skeleton for the tests that read the object itself.
+        .obj(out.join("socktap.bpf.o"))
         .clang_args(["-I", &multiarch, "-Wall", "-Wno-unused-function"])
         .build_and_generate(out.join("socktap.skel.rs"))
         .expect("building the BPF programs (needs clang, and libelf-dev + zlib1g-dev for libbpf)");

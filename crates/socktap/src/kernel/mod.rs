@@ -27,3 +27,6 @@ pub(crate) mod skel {
     )]
     include!(concat!(env!("OUT_DIR"), "/socktap.skel.rs"));
 }
+
+#[cfg(test)]
+mod stack_tests;

@@ -15,8 +15,11 @@ fn u64_at(b: &[u8], o: usize) -> usize {
     u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize
 }
 
-/// (name, section index, offset, size) of every function symbol.
-fn functions(elf: &[u8]) -> (Vec<(String, usize, usize, usize)>, Vec<(usize, usize)>) {
+/// A function symbol: its name, section index, offset and size.
+type Function = (String, usize, usize, usize);
+
+/// Every function symbol, and each section's (file offset, size).
+fn functions(elf: &[u8]) -> (Vec<Function>, Vec<(usize, usize)>) {
     let shoff = u64_at(elf, 0x28);
     let (shentsize, shnum) = (u16_at(elf, 0x3a), u16_at(elf, 0x3c));
     // Each section: (file offset, size), and the symbol table with its strings.

@@ -5,7 +5,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(
 	clang llvm           # compiles the BPF programs
-	libelf-dev zlib1g-dev pkg-config make  # libbpf, built by libbpf-sys
+	libelf-dev zlib1g-dev pkg-config make  # libbpf, built by libbpf-sys; libelf.a and libz.a linked in
 	linux-libc-dev       # <linux/bpf.h> for the BPF programs
 	python3 strace       # test workloads and the independent oracle
 	python3-prometheus-client  # parses socktap serve's exposition in a test

@@ -12,6 +12,7 @@ packages=(
 	tmux curl            # drives the live view in a test
 	util-linux           # setpriv, for the no-privilege test
 	bpftrace             # an independent oracle and the benchmark peer
+	man-db zsh fish      # render the man pages and parse the completions in a test
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -13,6 +13,7 @@ packages=(
 	util-linux           # setpriv, for the no-privilege test
 	bpftrace             # an independent oracle and the benchmark peer
 	man-db zsh fish      # render the man pages and parse the completions in a test
+	systemd prometheus   # systemd-analyze and promtool check deploy/ in a test
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -14,6 +14,8 @@ packages=(
 	bpftrace             # an independent oracle and the benchmark peer
 	man-db zsh fish      # render the man pages and parse the completions in a test
 	systemd prometheus   # systemd-analyze and promtool check deploy/ in a test
+	python3-yaml         # parses the Kubernetes manifest in a test
+	podman runc          # builds and runs the container image in a test
 )
 missing=()
 for p in "${packages[@]}"; do

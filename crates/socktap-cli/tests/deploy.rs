@@ -10,6 +10,7 @@ use serde_json::Value;
 use socktap_conformance::privileged;
 
 const BIN: &str = env!("CARGO_BIN_EXE_socktap");
+const WORKLOAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/workload.py");
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
 /// A file of the repository, by its path from the root.
@@ -328,27 +329,33 @@ impl Served {
     /// Starts `cmd`, which runs `socktap serve --listen 127.0.0.1:0 ...`, and
     /// reads the address from its first line.
     fn start(mut cmd: Command, cleanup: Option<Command>) -> Served {
-        let mut child = cmd
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("starts socktap serve");
-        let mut first = String::new();
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let _ = BufReader::new(stderr).read_line(&mut first);
-        let addr = first
-            .strip_prefix("Serving Prometheus metrics on http://")
-            .and_then(|r| r.split_once('/'))
-            .map(|(addr, _)| addr.to_string());
+        // Made at once, so that a failure below still ends it.
         let mut served = Served {
             child,
             addr: String::new(),
             cleanup,
         };
-        match addr {
-            Some(addr) => served.addr = addr,
-            None => panic!("socktap serve did not start: {first}"),
+        // The address is on the line that says it serves; a container
+        // engine may say things first.
+        let stderr = served.child.stderr.take().expect("stderr is piped");
+        let mut said = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            said += &line;
+            said.push('\n');
+            if let Some(rest) = line.strip_prefix("Serving Prometheus metrics on http://") {
+                served.addr = rest.split_once('/').map_or("", |(a, _)| a).to_string();
+                break;
+            }
         }
+        assert!(
+            !served.addr.is_empty(),
+            "socktap serve did not start:\n{said}"
+        );
         served
     }
 
@@ -589,6 +596,147 @@ fn the_dashboard_queries_socktap_metrics_per_host() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+// --- Kubernetes ------------------------------------------------------------------
+
+const MANIFEST: &str = "deploy/kubernetes/socktap.yaml";
+
+/// The documents of a YAML file, parsed by PyYAML and handed over as JSON.
+fn yaml_documents(path: &Path) -> Vec<Value> {
+    // Debian's python3, where apt installs python3-yaml (a pyenv python3
+    // earlier in PATH may not have it).
+    let python = if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let o = run(Command::new(python)
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
+        ])
+        .arg(path));
+    assert_ok(&format!("parsing {}", path.display()), &o);
+    serde_json::from_slice(&o.stdout).expect("PyYAML's JSON")
+}
+
+fn manifest() -> Vec<Value> {
+    yaml_documents(&repo_file(MANIFEST))
+}
+
+fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    let found: Vec<&Value> = docs.iter().filter(|d| d["kind"] == kind).collect();
+    assert_eq!(found.len(), 1, "one {kind}");
+    found[0]
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_kubernetes_manifest_runs_serve_on_every_node_with_least_privilege() {
+    let docs = manifest();
+    let ds = kind(&docs, "DaemonSet");
+    assert_eq!(ds["apiVersion"], "apps/v1");
+    let pod = &ds["spec"]["template"];
+    let labels = &pod["metadata"]["labels"];
+    assert_eq!(&ds["spec"]["selector"]["matchLabels"], labels);
+    let spec = &pod["spec"];
+    assert_eq!(spec["hostPID"], true);
+    let containers = spec["containers"].as_array().expect("containers");
+    assert_eq!(containers.len(), 1);
+    let c = &containers[0];
+
+    // socktap serve, listening where the port, the probes and the scrape
+    // annotations say.
+    let args = strings(&c["args"]);
+    assert_eq!(args[0], "serve", "{args:?}");
+    let listen = args
+        .windows(2)
+        .find(|w| w[0] == "--listen")
+        .map(|w| w[1].clone())
+        .expect("--listen");
+    let port = listen.rsplit_once(':').unwrap().1;
+    assert_eq!(listen, format!("0.0.0.0:{port}"));
+    let ports = c["ports"].as_array().expect("ports");
+    assert_eq!(ports[0]["containerPort"].to_string(), port);
+    let port_name = ports[0]["name"].as_str().expect("a named port");
+    for probe in ["livenessProbe", "readinessProbe"] {
+        let get = &c[probe]["httpGet"];
+        assert_eq!(get["path"], "/metrics", "{probe}");
+        assert!(
+            get["port"] == port_name || get["port"] == ports[0]["containerPort"],
+            "{probe}"
+        );
+    }
+    let annotations = &pod["metadata"]["annotations"];
+    assert_eq!(annotations["prometheus.io/scrape"], "true");
+    assert_eq!(annotations["prometheus.io/port"], port);
+    assert_eq!(annotations["prometheus.io/path"], "/metrics");
+
+    // Least privilege: three capabilities, not privileged.
+    let sc = &c["securityContext"];
+    assert_ne!(sc["privileged"], true);
+    assert_eq!(strings(&sc["capabilities"]["drop"]), ["ALL"]);
+    let mut add = strings(&sc["capabilities"]["add"]);
+    add.sort();
+    assert_eq!(add, ["BPF", "PERFMON", "SYS_RESOURCE"]);
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+
+    // The host's BTF and cgroup filesystem, read-only.
+    let volumes = spec["volumes"].as_array().expect("volumes");
+    for host_path in ["/sys/kernel/btf", "/sys/fs/cgroup"] {
+        let v = volumes
+            .iter()
+            .find(|v| v["hostPath"]["path"] == host_path)
+            .unwrap_or_else(|| panic!("no volume of {host_path}"));
+        let mount = c["volumeMounts"]
+            .as_array()
+            .expect("volumeMounts")
+            .iter()
+            .find(|m| m["name"] == v["name"])
+            .unwrap_or_else(|| panic!("{host_path} is not mounted"));
+        assert_eq!(mount["mountPath"], host_path);
+        assert_eq!(mount["readOnly"], true);
+    }
+
+    // Requests and limits of CPU and memory.
+    for bound in ["requests", "limits"] {
+        for resource in ["cpu", "memory"] {
+            assert!(
+                c["resources"][bound][resource].is_string(),
+                "{bound}.{resource}"
+            );
+        }
+    }
+
+    // The Service selects the pods, and the ServiceMonitor the Service's port.
+    let svc = kind(&docs, "Service");
+    assert_eq!(&svc["spec"]["selector"], labels);
+    let svc_port = &svc["spec"]["ports"][0];
+    assert_eq!(svc_port["targetPort"], port_name);
+    let sm = kind(&docs, "ServiceMonitor");
+    assert_eq!(sm["apiVersion"], "monitoring.coreos.com/v1");
+    assert_eq!(
+        &sm["spec"]["selector"]["matchLabels"],
+        &svc["metadata"]["labels"]
+    );
+    assert_eq!(sm["spec"]["endpoints"][0]["port"], svc_port["name"]);
+    assert_eq!(sm["spec"]["endpoints"][0]["path"], "/metrics");
+    for d in &docs {
+        if d["kind"] != "Namespace" {
+            assert_eq!(d["metadata"]["namespace"], ds["metadata"]["namespace"]);
+        }
+    }
+}
+
 #[test]
 fn the_deploy_files_use_only_what_socktap_serve_exports() {
     if !privileged("serve's exposition") {
@@ -628,4 +776,192 @@ fn the_deploy_files_use_only_what_socktap_serve_exports() {
     ] {
         assert!(body.contains(&format!("reason=\"{reason}\"")), "{reason}");
     }
+}
+
+// --- The container image ----------------------------------------------------------
+
+/// The image deploy/container/build.sh makes of the release binary, built
+/// once for every test that runs it.
+fn image() -> &'static str {
+    static IMAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let o = run(&mut Command::new(repo_file("deploy/container/build.sh")));
+        assert_ok("deploy/container/build.sh", &o);
+        let out = text(&o.stdout);
+        let image = out
+            .lines()
+            .last()
+            .expect("build.sh prints the image")
+            .to_string();
+        assert!(image.starts_with("localhost/socktap:"), "{out}");
+        image
+    })
+}
+
+/// `podman run` as it works on these machines: runc (crun refuses their
+/// hybrid cgroup layout), cgroupfs (no systemd to ask), the host's network,
+/// and rlimits pinned low (they may not be raised here). `name` is the
+/// container's, to stop it by.
+fn podman_run(name: &str) -> Command {
+    let mut cmd = Command::new("podman");
+    cmd.args([
+        "--runtime",
+        "runc",
+        "--cgroup-manager",
+        "cgroupfs",
+        "run",
+        "--rm",
+    ])
+    .args(["--name", name, "--network", "host"])
+    .args([
+        "--ulimit",
+        "nofile=1024:1024",
+        "--ulimit",
+        "nproc=1024:1024",
+    ]);
+    cmd
+}
+
+fn podman(args: &[&str]) -> Command {
+    let mut cmd = Command::new("podman");
+    cmd.args(args);
+    cmd
+}
+
+#[test]
+fn the_image_traces_the_hosts_sockets() {
+    if !privileged("container image") {
+        return;
+    }
+    let image = image();
+    let name = format!("socktap-test-trace-{}", std::process::id());
+    let comm = "stwork-image";
+    // As the Containerfile says to run it: the host's PIDs and /sys.
+    let mut container = podman_run(&name)
+        .args(["--privileged", "--pid", "host", "--volume", "/sys:/sys:ro"])
+        .arg(image)
+        .args([
+            "trace",
+            "--json",
+            "-n",
+            comm,
+            "socket.send",
+            "socket.receive",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs podman");
+    let remove = || {
+        let _ = podman(&["rm", "--force", &name]).output();
+    };
+    let mut stderr = BufReader::new(container.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.lines().any(|l| l.starts_with("Tracing")) {
+        if stderr.read_line(&mut said).unwrap_or(0) == 0 {
+            remove();
+            panic!("socktap did not start in the container:\n{said}");
+        }
+    }
+
+    // A process of the host's, traced from inside the container.
+    let workload = Command::new("python3")
+        .arg(WORKLOAD)
+        .arg(comm)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("runs the workload");
+    let host_pid = workload.id();
+    let done = workload.wait_with_output().expect("the workload ends");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let stopped = run(&mut podman(&["kill", "--signal", "INT", &name]));
+    let mut out = String::new();
+    std::io::Read::read_to_string(container.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let status = container.wait().unwrap();
+    remove();
+    assert_ok("podman kill", &stopped);
+    assert!(done.status.success(), "the workload failed");
+    assert!(status.success(), "socktap in the container: {status}");
+
+    let did: Value = serde_json::from_slice(&done.stdout).expect("the workload's account");
+    let records: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let events: Vec<&Value> = records.iter().filter(|r| r.get("name").is_some()).collect();
+    for e in &events {
+        assert_eq!(e["pid"], host_pid, "{e}");
+        assert_eq!(e["comm"], comm);
+    }
+    for probe in ["socket.send", "socket.receive"] {
+        let seen: Vec<Value> = events
+            .iter()
+            .filter(|e| e["name"] == probe)
+            .map(|e| serde_json::json!([e["probe"], e["size"]]))
+            .collect();
+        let key = probe.trim_start_matches("socket.");
+        assert_eq!(Value::Array(seen), did[key], "{probe}:\n{out}");
+    }
+    let summary = records.last().expect("a summary");
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["lost"], 0);
+}
+
+#[test]
+fn the_image_serves_metrics_with_the_daemonsets_privileges() {
+    if !privileged("container image with capabilities") {
+        return;
+    }
+    let image = image();
+    let docs = manifest();
+    let spec = &kind(&docs, "DaemonSet")["spec"]["template"]["spec"];
+    let c = &spec["containers"][0];
+    let sc = &c["securityContext"];
+    let name = format!("socktap-test-serve-{}", std::process::id());
+    let mut cmd = podman_run(&name);
+    if spec["hostPID"] == true {
+        cmd.args(["--pid", "host"]);
+    }
+    if sc["readOnlyRootFilesystem"] == true {
+        cmd.arg("--read-only");
+    }
+    if sc["seccompProfile"]["type"] == "Unconfined" {
+        cmd.args(["--security-opt", "seccomp=unconfined"]);
+    }
+    assert_ne!(sc["privileged"], true);
+    // The DaemonSet's capabilities, less any this machine cannot hand out
+    // (CAP_SYS_RESOURCE here, which kernels since 5.11 do not need).
+    cmd.args(["--cap-drop", "all"]);
+    for cap in strings(&sc["capabilities"]["add"]) {
+        if can_grant(&cap) {
+            cmd.args(["--cap-add", &cap]);
+        }
+    }
+    for m in c["volumeMounts"].as_array().expect("volumeMounts") {
+        let volume = spec["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == m["name"])
+            .expect("the mount's volume");
+        let host = volume["hostPath"]["path"].as_str().expect("a hostPath");
+        let target = m["mountPath"].as_str().unwrap();
+        let ro = if m["readOnly"] == true { ":ro" } else { "" };
+        cmd.args(["--volume", &format!("{host}:{target}{ro}")]);
+    }
+    // Its arguments, listening on a free port of the host's loopback
+    // instead of the pod's own network.
+    let mut args = strings(&c["args"]);
+    let at = args.iter().position(|a| a == "--listen").expect("--listen") + 1;
+    args[at] = "127.0.0.1:0".into();
+    cmd.arg(image).args(&args);
+    let cleanup = podman(&["rm", "--force", &name]);
+    let served = Served::start(cmd, Some(cleanup));
+    let path = c["livenessProbe"]["httpGet"]["path"].as_str().unwrap();
+    let body = served.get(path);
+    assert!(
+        body.contains("socktap_lost_events_total{reason=\"rows_full\"}"),
+        "{body}"
+    );
+    assert!(body.contains("socktap_receive_bytes_total{"), "{body}");
 }

@@ -16,6 +16,7 @@ packages=(
 	systemd prometheus   # systemd-analyze and promtool check deploy/ in a test
 	python3-yaml         # parses the Kubernetes manifest in a test
 	podman runc          # builds and runs the container image in a test
+	dpkg-dev binutils    # dpkg-shlibdeps and strip for scripts/package-deb.sh
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -13,9 +13,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_socktap");
 const WORKLOAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/workload.py");
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
+fn root() -> PathBuf {
+    Path::new(ROOT)
+        .canonicalize()
+        .expect("the repository's root")
+}
+
 /// A file of the repository, by its path from the root.
 fn repo_file(path: &str) -> PathBuf {
-    Path::new(ROOT).join(path)
+    root().join(path)
 }
 
 fn read(path: &str) -> String {
@@ -964,4 +970,124 @@ fn the_image_serves_metrics_with_the_daemonsets_privileges() {
         "{body}"
     );
     assert!(body.contains("socktap_receive_bytes_total{"), "{body}");
+}
+
+// --- The .deb ---------------------------------------------------------------------
+
+/// dpkg, waiting its turn while another dpkg or apt holds its lock.
+fn dpkg(args: &[&str]) -> Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let o = run(Command::new("dpkg").args(args));
+        if o.status.success()
+            || !text(&o.stderr).contains("lock")
+            || std::time::Instant::now() > deadline
+        {
+            return o;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+}
+
+/// Purges the package when dropped, so that a failed test leaves nothing
+/// installed.
+struct Installed;
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let _ = dpkg(&["--purge", "socktap"]);
+    }
+}
+
+#[test]
+fn the_deb_installs_runs_and_removes_cleanly() {
+    if !privileged("dpkg -i") {
+        return;
+    }
+    let o = run(&mut Command::new(repo_file("scripts/package-deb.sh")));
+    assert_ok("scripts/package-deb.sh", &o);
+    let out = text(&o.stdout);
+    let deb = PathBuf::from(out.lines().last().expect("the package's path"));
+    let version = env!("CARGO_PKG_VERSION");
+    let arch = text(&run(Command::new("dpkg").arg("--print-architecture")).stdout);
+    let name = format!("socktap_{version}_{}.deb", arch.trim());
+    assert_eq!(deb.file_name().unwrap().to_str(), Some(name.as_str()));
+    assert!(
+        deb.starts_with(root().join("target/debian")),
+        "{}",
+        deb.display()
+    );
+
+    // What it holds.
+    let o = run(Command::new("dpkg-deb").arg("--contents").arg(&deb));
+    assert_ok("dpkg-deb --contents", &o);
+    let listing = text(&o.stdout);
+    let mut files: Vec<String> = vec![
+        "/usr/bin/socktap".into(),
+        "/usr/lib/systemd/system/socktap-serve.service".into(),
+        "/usr/share/bash-completion/completions/socktap".into(),
+        "/usr/share/zsh/vendor-completions/_socktap".into(),
+        "/usr/share/fish/vendor_completions.d/socktap.fish".into(),
+        "/usr/share/man/man1/socktap.1.gz".into(),
+    ];
+    files.extend(
+        commands()
+            .iter()
+            .map(|c| format!("/usr/share/man/man1/socktap-{c}.1.gz")),
+    );
+    for f in &files {
+        assert!(
+            listing.contains(&format!(" .{f}\n")),
+            "{f} not in:\n{listing}"
+        );
+    }
+
+    let installed = Installed;
+    let o = dpkg(&["-i", deb.to_str().unwrap()]);
+    assert_ok("dpkg -i", &o);
+    let bin = Path::new("/usr/bin/socktap");
+    let o = run(Command::new(bin).arg("--version"));
+    assert_ok("socktap --version", &o);
+    assert_eq!(text(&o.stdout).trim(), format!("socktap {version}"));
+    let o = run(Command::new(bin).arg("list"));
+    assert_ok("socktap list", &o);
+    assert!(
+        text(&o.stdout).contains("socket.send"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert_self_contained(bin);
+    // Its pages are where man finds them, its completions parse, and its
+    // unit verifies as installed.
+    let o = run(Command::new("man").args(["-w", "socktap-trace"]));
+    assert_eq!(
+        text(&o.stdout).trim(),
+        "/usr/share/man/man1/socktap-trace.1.gz"
+    );
+    let o = run(Command::new("bash")
+        .arg("-n")
+        .arg("/usr/share/bash-completion/completions/socktap"));
+    assert_ok("bash -n", &o);
+    let o = run(Command::new("systemd-analyze")
+        .arg("verify")
+        .arg("/usr/lib/systemd/system/socktap-serve.service"));
+    assert_ok("systemd-analyze verify", &o);
+    assert!(o.stderr.is_empty(), "{}", text(&o.stderr));
+
+    // Removed, then purged, without a word of complaint and without a trace.
+    for step in ["--remove", "--purge"] {
+        let o = dpkg(&[step, "socktap"]);
+        assert_ok(&format!("dpkg {step}"), &o);
+        assert!(!text(&o.stderr).contains("warning"), "{}", text(&o.stderr));
+    }
+    drop(installed);
+    for f in &files {
+        assert!(!Path::new(f).exists(), "{f} is left behind");
+    }
+    let o = run(Command::new("dpkg").args(["--status", "socktap"]));
+    assert!(
+        !o.status.success(),
+        "still known to dpkg:\n{}",
+        text(&o.stdout)
+    );
 }

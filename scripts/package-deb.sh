@@ -13,15 +13,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-bin=${SOCKTAP_BIN:-}
-if [ -z "$bin" ]; then
-	(cd "$ROOT" && "${CARGO:-cargo}" build --release --locked >&2)
-	bin=$ROOT/target/release/socktap
-fi
-[ -x "$bin" ] || {
-	echo "package-deb.sh: $bin is not an executable" >&2
-	exit 1
-}
+bin=$("$ROOT/scripts/release-binary.sh")
 version=$("$bin" --version | awk '{print $2}')
 arch=$(dpkg --print-architecture)
 out=$ROOT/target/debian

@@ -27,15 +27,7 @@ command -v "$engine" >/dev/null || {
 	exit 1
 }
 
-bin=${SOCKTAP_BIN:-}
-if [ -z "$bin" ]; then
-	(cd "$ROOT" && "${CARGO:-cargo}" build --release --locked >&2)
-	bin=$ROOT/target/release/socktap
-fi
-[ -x "$bin" ] || {
-	echo "build.sh: $bin is not an executable" >&2
-	exit 1
-}
+bin=$("$ROOT/scripts/release-binary.sh")
 version=$("$bin" --version | awk '{print $2}')
 image=${SOCKTAP_IMAGE:-localhost/socktap:$version}
 

@@ -9,6 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 use socktap_conformance::privileged;
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_socktap");
 const WORKLOAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/workload.py");
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -420,30 +422,22 @@ fn the_units_capabilities_are_enough_without_root() {
         .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase()))
         .collect();
     let caps = format!("-all,{}", caps.join(","));
-    // A copy of the binary that user can run.
-    let dir = scratch("unit-caps");
-    let bin = dir.join("socktap");
-    std::fs::copy(BIN, &bin).unwrap();
-    let mut cmd = Command::new("setpriv");
-    cmd.args([
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--no-new-privs",
-    ])
-    .arg(format!("--inh-caps={caps}"))
-    .arg(format!("--ambient-caps={caps}"))
-    .arg(format!("--bounding-set={caps}"))
-    .arg(&bin)
-    .args(["serve", "--listen", "127.0.0.1:0"]);
+    let mut cmd = common::as_nobody(
+        BIN,
+        &[
+            "--no-new-privs".into(),
+            format!("--inh-caps={caps}"),
+            format!("--ambient-caps={caps}"),
+            format!("--bounding-set={caps}"),
+        ],
+    );
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
     let served = Served::start(cmd, None);
     let body = served.get("/metrics");
     assert!(
         body.contains("socktap_lost_events_total{reason=\"rows_full\"}"),
         "{body}"
     );
-    drop(served);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // --- Prometheus and Grafana ----------------------------------------------------
@@ -846,14 +840,8 @@ fn the_image_traces_the_hosts_sockets() {
     let mut container = podman_run(&name)
         .args(["--privileged", "--pid", "host", "--volume", "/sys:/sys:ro"])
         .arg(image)
-        .args([
-            "trace",
-            "--json",
-            "-n",
-            comm,
-            "socket.send",
-            "socket.receive",
-        ])
+        .args(["trace", "--json", "-n", comm])
+        .args(["socket.send", "socket.receive"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

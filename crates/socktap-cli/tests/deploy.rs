@@ -1,5 +1,11 @@
-//! What ships socktap, each checked by its own ecosystem's tools. The tools
-//! come from scripts/setup-debian.sh.
+//! What ships socktap, each checked by its own ecosystem's tools (installed
+//! by scripts/setup-debian.sh): the self-contained binary (ldd), the
+//! completions (bash, zsh, fish), the man pages (man), the systemd unit
+//! (systemd-analyze, and its capabilities run as another user), the alerts
+//! (promtool), the dashboard (its queries through promtool), the Kubernetes
+//! manifest (PyYAML, and the image run with its privileges), the container
+//! image (podman) and the .deb (dpkg). The tests that load BPF, run
+//! containers or install packages need root (`privileged`).
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};

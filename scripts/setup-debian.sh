@@ -5,13 +5,18 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(
 	clang llvm           # compiles the BPF programs
-	libelf-dev zlib1g-dev pkg-config make  # libbpf, built by libbpf-sys
+	libelf-dev zlib1g-dev pkg-config make  # libbpf, built by libbpf-sys; libelf.a and libz.a linked in
 	linux-libc-dev       # <linux/bpf.h> for the BPF programs
 	python3 strace       # test workloads and the independent oracle
 	python3-prometheus-client  # parses socktap serve's exposition in a test
 	tmux curl            # drives the live view in a test
 	util-linux           # setpriv, for the no-privilege test
 	bpftrace             # an independent oracle and the benchmark peer
+	man-db zsh fish      # render the man pages and parse the completions in a test
+	systemd prometheus   # systemd-analyze and promtool check deploy/ in a test
+	python3-yaml         # parses the Kubernetes manifest in a test
+	podman runc          # builds and runs the container image in a test
+	dpkg-dev binutils    # dpkg-shlibdeps and strip for scripts/package-deb.sh
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -49,6 +49,8 @@ fn main() -> ExitCode {
                 exit_code = ExitCode::FAILURE;
             }
         }),
+        args::Command::Completions(a) => commands::docs::completions(&a),
+        args::Command::Man(a) => commands::docs::man(&a),
     };
     match result {
         Ok(()) => exit_code,

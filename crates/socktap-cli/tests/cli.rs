@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use socktap_conformance::privileged;
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_socktap");
 const WORKLOAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/workload.py");
 
@@ -109,20 +111,7 @@ fn list_shows_every_probe_with_its_coverage() {
 fn without_privileges_the_error_names_cap_bpf_and_cap_perfmon() {
     // Needs root to drop to another user; as non-root this is the case itself.
     let mut cmd = if socktap::can_trace() {
-        // A copy of the binary any user can execute.
-        let dir = std::env::temp_dir().join(format!("socktap-nopriv-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let bin = dir.join("socktap");
-        std::fs::copy(BIN, &bin).unwrap();
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ]);
-        c.arg(&bin);
-        c
+        common::as_nobody(BIN, &["--inh-caps=-all".into()])
     } else {
         Command::new(BIN)
     };

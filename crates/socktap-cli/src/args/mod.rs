@@ -41,6 +41,12 @@ pub enum Command {
     /// Run real socket operations and check each produces exactly the
     /// events the contract requires; prints a pass/fail table.
     Conformance(ConformanceArgs),
+    /// Print a shell completion script.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Print socktap's man page or a command's (roff), or write them all.
+    #[command(after_help = MAN_HELP)]
+    Man(ManArgs),
 }
 
 const TOP_HELP: &str = "\
@@ -146,6 +152,32 @@ pub struct ConformanceArgs {
     /// One JSON object per case.
     #[arg(long)]
     pub json: bool,
+}
+
+const COMPLETIONS_HELP: &str = "\
+Install (the .deb does this for bash, zsh and fish):
+  socktap completions bash > /usr/share/bash-completion/completions/socktap
+  socktap completions zsh > /usr/local/share/zsh/site-functions/_socktap
+  socktap completions fish > /etc/fish/completions/socktap.fish";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    pub shell: clap_complete::Shell,
+}
+
+const MAN_HELP: &str = "\
+Examples:
+  socktap man trace | man -l -            read socktap-trace(1)
+  socktap man --out-dir /usr/local/share/man/man1";
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (default: socktap's own page).
+    pub command: Option<String>,
+    /// Write every page (socktap.1 and socktap-COMMAND.1) into this folder.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out_dir: Option<std::path::PathBuf>,
 }
 
 const TRACE_EXAMPLES: &str = "\

@@ -3,6 +3,7 @@
 //! stopped; what they share is in [`crate::shared`].
 
 pub mod conformance;
+pub mod docs;
 pub mod list;
 pub mod serve;
 pub mod stat;

@@ -33,6 +33,8 @@ const TABLE: &[(&[&str], &str)] = &[
     (&["serve", "--listen", "127.0.0.1"], "--listen"),
     (&["serve", "--labels", "host"], "--labels"),
     (&["serve", "--labels", "probe"], "--labels"),
+    (&["serve", "--series-ttl", "0"], "--series-ttl"),
+    (&["serve", "--series-ttl", "soon"], "--series-ttl"),
     (&["trace", "-p", "-1"], "--pid"),
     (&["trace", "-p", "x"], "--pid"),
     (&["trace", "--tid", "-7"], "--tid"),

@@ -37,6 +37,7 @@ pub enum Command {
     #[command(after_help = STAT_HELP)]
     Stat(Box<StatArgs>),
     /// Serve Prometheus metrics of socket traffic over HTTP.
+    #[command(after_help = SERVE_HELP)]
     Serve(Box<ServeArgs>),
     /// Run real socket operations and check each produces exactly the
     /// events the contract requires; prints a pass/fail table.
@@ -119,12 +120,17 @@ pub struct StatArgs {
     pub capacity: u32,
 }
 
+const SERVE_HELP: &str = "\
+Examples:
+  socktap serve                                       Prometheus on http://127.0.0.1:9745/metrics
+  socktap serve --listen [::]:9745 --labels comm,protocol";
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub backend: BackendArg,
-    /// Address to listen on (port 0: any free port).
-    #[arg(long, default_value = "127.0.0.1:9745", value_parser = values::listen)]
+    /// Address to serve Prometheus scrapes on (port 0: any free port).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9745", value_parser = values::listen)]
     pub listen: SocketAddr,
     /// Labels of the traffic metrics: comm, pid, uid, cgroup, family, protocol, type, port.
     #[arg(long, value_delimiter = ',', default_value = "comm,family,protocol")]
@@ -133,6 +139,11 @@ pub struct ServeArgs {
     /// it is counted in socktap_lost_events_total{reason="rows_full"}.
     #[arg(long, default_value_t = 4096, value_parser = values::rows, allow_negative_numbers = true)]
     pub max_series: u32,
+    /// Drop a series that has had no traffic for this many seconds, from
+    /// the output and from the kernel's rows, so that its room is reused
+    /// (counted in socktap_series_expired_total).
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = values::seconds, allow_negative_numbers = true)]
+    pub series_ttl: Duration,
     #[command(flatten)]
     pub filter: FilterArgs,
 }

@@ -1,15 +1,21 @@
 //! `socktap serve` for fleets, end to end: its exposition checked by
 //! promtool and by the Prometheus project's Python parsers in both formats
 //! against a workload's own account; HTTP semantics; hostile clients that
-//! must delay neither a scrape nor the end; and series expiry.
+//! must delay neither a scrape nor the end; series expiry; and OTLP pushes
+//! decoded by a receiver of the test's own, built on the OpenTelemetry
+//! project's protobuf definitions (opentelemetry-proto).
 
 use std::collections::BTreeMap;
-use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+use prost::Message;
 use socktap_conformance::privileged;
 
 mod support;
@@ -518,4 +524,304 @@ fn expired_series_make_room_for_new_ones() {
         "no new loss: {admitted}"
     );
     serve.stop_within(Duration::from_secs(2));
+}
+
+/// An OTLP/HTTP receiver: decodes each POSTed ExportMetricsServiceRequest
+/// with opentelemetry-proto and answers 200 with an empty response.
+struct Receiver {
+    port: u16,
+    pushes: Arc<Mutex<Vec<Push>>>,
+}
+
+/// One push as received: its path, its headers (names in lower case) and
+/// what it carried.
+struct Push {
+    path: String,
+    headers: Vec<(String, String)>,
+    request: ExportMetricsServiceRequest,
+}
+
+impl Receiver {
+    fn start(listener: TcpListener) -> Receiver {
+        let port = listener.local_addr().unwrap().port();
+        let pushes = Arc::new(Mutex::new(Vec::new()));
+        let store = Arc::clone(&pushes);
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || receive(conn, &store));
+            }
+        });
+        Receiver { port, pushes }
+    }
+
+    /// Waits up to `limit` for a push that `done` accepts.
+    fn wait_for(
+        &self,
+        limit: Duration,
+        done: impl Fn(&ExportMetricsServiceRequest) -> bool,
+    ) -> Option<ExportMetricsServiceRequest> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let pushes = self.pushes.lock().unwrap();
+            if let Some(p) = pushes.iter().rev().find(|p| done(&p.request)) {
+                return Some(p.request.clone());
+            }
+            drop(pushes);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+/// Serves one keep-alive connection of POSTs.
+fn receive(conn: TcpStream, store: &Mutex<Vec<Push>>) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut conn = conn;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = line.split(' ').nth(1).unwrap_or_default().to_string();
+        let mut length = 0;
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).unwrap();
+            if h.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+                assert!(
+                    !k.eq_ignore_ascii_case("transfer-encoding"),
+                    "the receiver reads Content-Length bodies only"
+                );
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let request = ExportMetricsServiceRequest::decode(body.as_slice())
+            .expect("a valid OTLP protobuf ExportMetricsServiceRequest");
+        store.lock().unwrap().push(Push {
+            path,
+            headers,
+            request,
+        });
+        conn.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+    }
+}
+
+fn string_value(kv: &KeyValue) -> Option<&str> {
+    match kv.value.as_ref()?.value.as_ref()? {
+        any_value::Value::StringValue(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// A metric of a push: (unit, whether cumulative and monotonic, the sum of
+/// its points whose attributes include comm=`comm`).
+fn otlp_sum(
+    push: &ExportMetricsServiceRequest,
+    name: &str,
+    comm: &str,
+) -> Option<(String, bool, u64)> {
+    let metric = push
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .find(|m| m.name == name)?;
+    let Some(metric::Data::Sum(sum)) = &metric.data else {
+        panic!("{name} is not a sum");
+    };
+    // AGGREGATION_TEMPORALITY_CUMULATIVE is 2.
+    let cumulative = sum.aggregation_temporality == 2 && sum.is_monotonic;
+    let total = sum
+        .data_points
+        .iter()
+        .filter(|p| {
+            p.attributes
+                .iter()
+                .any(|kv| kv.key == "comm" && string_value(kv) == Some(comm))
+        })
+        .map(|p| match p.value {
+            Some(number_data_point::Value::AsInt(v)) => v as u64,
+            Some(number_data_point::Value::AsDouble(v)) => v as u64,
+            None => 0,
+        })
+        .sum();
+    Some((metric.unit.clone(), cumulative, total))
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length.
+    assert_eq!(
+        unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) },
+        0
+    );
+    let end = buf.iter().position(|&b| b == 0).unwrap();
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[test]
+fn otlp_pushes_reach_a_real_receiver_with_the_workloads_exact_bytes() {
+    if !privileged("serve otlp") {
+        return;
+    }
+    let receiver = Receiver::start(TcpListener::bind("127.0.0.1:0").unwrap());
+    let comm = "stwork-otlp";
+    let endpoint = format!("http://127.0.0.1:{}", receiver.port);
+    let serve = Serve::start(&[
+        "--otlp-endpoint",
+        &endpoint,
+        "--otlp-interval",
+        "0.2",
+        "--otlp-header",
+        "X-Socktap-Test=yes",
+        "-n",
+        comm,
+    ]);
+    // With an endpoint and no --listen, there is no listener.
+    assert!(serve.addr.is_none(), "{}", serve.stderr());
+    let did = run_workload(comm, None);
+    let (sends, sent, recvs, got) = workload_totals(&did);
+    let want = |p: &ExportMetricsServiceRequest| {
+        otlp_sum(p, "socktap.send.bytes", comm).map(|s| s.2) == Some(sent)
+            && otlp_sum(p, "socktap.receive.bytes", comm).map(|s| s.2) == Some(got)
+    };
+    let push = receiver
+        .wait_for(Duration::from_secs(10), want)
+        .unwrap_or_else(|| panic!("no push with the workload's bytes: {}", serve.stderr()));
+    assert_eq!(
+        otlp_sum(&push, "socktap.send.bytes", comm),
+        Some(("By".to_string(), true, sent))
+    );
+    assert_eq!(
+        otlp_sum(&push, "socktap.receive.bytes", comm),
+        Some(("By".to_string(), true, got))
+    );
+    assert_eq!(
+        otlp_sum(&push, "socktap.send.messages", comm).map(|s| s.2),
+        Some(sends)
+    );
+    assert_eq!(
+        otlp_sum(&push, "socktap.receive.messages", comm).map(|s| s.2),
+        Some(recvs)
+    );
+    assert_eq!(
+        otlp_sum(&push, "socktap.errors", comm).map(|s| s.2),
+        Some(0)
+    );
+    // Labels are attributes, with names where the tapset has them.
+    let sum = push.resource_metrics[0].scope_metrics[0]
+        .metrics
+        .iter()
+        .find(|m| m.name == "socktap.send.bytes")
+        .and_then(|m| match &m.data {
+            Some(metric::Data::Sum(s)) => Some(s),
+            _ => None,
+        })
+        .unwrap();
+    assert!(sum.data_points.iter().any(|p| p
+        .attributes
+        .iter()
+        .any(|kv| kv.key == "protocol" && string_value(kv) == Some("UDP"))));
+    // The host is the resource.
+    let resource: BTreeMap<&str, &str> = push.resource_metrics[0]
+        .resource
+        .as_ref()
+        .unwrap()
+        .attributes
+        .iter()
+        .filter_map(|kv| Some((kv.key.as_str(), string_value(kv)?)))
+        .collect();
+    assert_eq!(resource.get("service.name"), Some(&"socktap"));
+    assert_eq!(resource.get("host.name"), Some(&hostname().as_str()));
+    assert_eq!(
+        resource.get("service.version"),
+        Some(&env!("CARGO_PKG_VERSION"))
+    );
+    for p in receiver.pushes.lock().unwrap().iter() {
+        assert_eq!(p.path, "/v1/metrics");
+        let header = |name: &str| {
+            p.headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("content-type"), Some("application/x-protobuf"));
+        assert_eq!(header("x-socktap-test"), Some("yes"), "--otlp-header");
+    }
+    serve.stop_within(Duration::from_secs(3));
+}
+
+#[test]
+fn an_unreachable_endpoint_is_reported_once_and_retried_while_scrapes_go_on() {
+    if !privileged("serve otlp unreachable") {
+        return;
+    }
+    // A port with nothing behind it, until the receiver takes it later.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let comm = "stwork-retry";
+    let serve = Serve::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--otlp-endpoint",
+        &format!("http://127.0.0.1:{port}/v1/metrics"),
+        "--otlp-interval",
+        "0.1",
+        "-n",
+        comm,
+    ]);
+    let addr = serve.addr().to_string();
+    let did = run_workload(comm, None);
+    let (_, sent, _, _) = workload_totals(&did);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        let body = scrape(&addr, "while OTLP fails");
+        assert!(body.contains(&format!("comm=\"{comm}\"")), "{body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let err = serve.stderr();
+    assert_eq!(err.matches("OTLP push to").count(), 1, "said once: {err}");
+    assert!(err.contains("failed"), "{err}");
+    // The endpoint comes up: the next try after the back-off reaches it.
+    let receiver = Receiver::start(TcpListener::bind(("127.0.0.1", port)).unwrap());
+    let push = receiver.wait_for(Duration::from_secs(10), |p| {
+        otlp_sum(p, "socktap.send.bytes", comm).map(|s| s.2) == Some(sent)
+    });
+    assert!(
+        push.is_some(),
+        "no push after the endpoint came up: {}",
+        serve.stderr()
+    );
+    let end = serve.stop_within(Duration::from_secs(3));
+    assert!(end.contains("works again"), "{end}");
+}
+
+#[test]
+fn an_endpoint_that_never_answers_holds_up_the_end_two_seconds_at_most() {
+    if !privileged("serve otlp hung") {
+        return;
+    }
+    // Connections are taken by the kernel's backlog, and never answered.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let serve = Serve::start(&["--otlp-endpoint", &endpoint, "--otlp-interval", "0.1"]);
+    std::thread::sleep(Duration::from_millis(500));
+    serve.stop_within(Duration::from_secs(3));
+    drop(silent);
 }

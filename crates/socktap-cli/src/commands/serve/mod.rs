@@ -1,17 +1,19 @@
 //! `socktap serve`: in-kernel counters exported for fleets: Prometheus
-//! scrapes over HTTP (`http`, `exposition`), from a table of series
-//! (`series`) that expires idle ones.
+//! scrapes over HTTP (`http`, `exposition`), OTLP pushes (`otlp`), or
+//! both, from one table of series (`series`) that expires idle ones.
 //!
-//! Everything runs on this thread: the Aggregator's
+//! Everything but the OTLP client runs on this thread: the Aggregator's
 //! maps are read here, and the HTTP server is a single-threaded tokio
 //! runtime whose tasks are all dropped, stuck clients' included, when a
 //! signal ends the loop.
 
 mod exposition;
 mod http;
+mod otlp;
 mod series;
 
 use std::cell::RefCell;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,16 +28,28 @@ use crate::shared::{losses, signals};
 use exposition::Exposition;
 use series::{label_keys, Table};
 
+/// Where Prometheus scrapes go unless `--listen` says otherwise.
+const DEFAULT_LISTEN: &str = "127.0.0.1:9745";
+
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let labels = Key::parse_list("--labels", &args.labels, label_keys())?;
     let filter = args.filter.to_filter()?;
+    let otlp_interval = args.otlp_interval()?;
+    // With OTLP, a listener only when asked for; without, always.
+    let listen = match (args.listen, &args.otlp_endpoint) {
+        (Some(a), _) => Some(a),
+        (None, None) => Some(DEFAULT_LISTEN.parse::<SocketAddr>()?),
+        (None, Some(_)) => None,
+    };
     // Bound before the programs load: a port in use fails fast and clean.
-    let listen = args.listen;
-    let listener =
-        std::net::TcpListener::bind(listen).with_context(|| format!("--listen {listen}"))?;
-    listener
-        .set_nonblocking(true)
-        .with_context(|| format!("--listen {listen}"))?;
+    let listener = listen
+        .map(|a| {
+            let l = std::net::TcpListener::bind(a).with_context(|| format!("--listen {a}"))?;
+            l.set_nonblocking(true)
+                .with_context(|| format!("--listen {a}"))?;
+            anyhow::Ok(l)
+        })
+        .transpose()?;
     let agg = Aggregator::builder()
         .probes(&Probe::DEFAULT)
         .filter(filter)
@@ -47,10 +61,39 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .start()?;
     let backend = agg.plan().to_string();
     let table = Arc::new(Mutex::new(Table::new(labels, args.series_ttl)));
-    let addr = listener.local_addr().context("--listen")?;
-    crate::shared::say::note!(
-        "Serving Prometheus metrics on http://{addr}/metrics. Ctrl-C to end."
-    );
+    let push = args
+        .otlp_endpoint
+        .as_ref()
+        .map(|endpoint| {
+            let config = otlp::Config {
+                endpoint: endpoint.clone(),
+                interval: otlp_interval,
+                headers: args.otlp_header.clone(),
+                backend: backend.clone(),
+                max_series: args.max_series,
+            };
+            otlp::Push::start(&config, Arc::clone(&table))
+        })
+        .transpose()?;
+    let mut outputs = Vec::new();
+    if let Some(l) = &listener {
+        let addr = l.local_addr().context("--listen")?;
+        outputs.push(format!(
+            "Serving Prometheus metrics on http://{addr}/metrics"
+        ));
+    }
+    if let Some(endpoint) = &args.otlp_endpoint {
+        let verb = if outputs.is_empty() {
+            "Pushing"
+        } else {
+            "pushing"
+        };
+        outputs.push(format!(
+            "{verb} OTLP metrics to {endpoint} every {} s",
+            otlp_interval.as_secs_f64()
+        ));
+    }
+    crate::shared::say::note!("{}. Ctrl-C to end.", outputs.join(" and "));
 
     let stop = signals::stop_flag()?;
     let agg = Rc::new(RefCell::new(agg));
@@ -73,11 +116,17 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             })
         };
         let server = async {
-            let l = tokio::net::TcpListener::from_std(listener).context("--listen")?;
-            http::serve(l, scrape).await
+            match listener {
+                Some(l) => {
+                    let l = tokio::net::TcpListener::from_std(l).context("--listen")?;
+                    http::serve(l, scrape).await
+                }
+                None => std::future::pending().await,
+            }
         };
         let expiry = expiry_period(args.series_ttl);
-        let chores = housekeeping(&agg, &table, expiry);
+        let otlp = push.as_ref().map(|p| (p, otlp_interval));
+        let chores = housekeeping(&agg, &table, expiry, otlp);
         tokio::select! {
             () = stopped(&stop) => Ok(()),
             r = server => r,
@@ -87,6 +136,12 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     // Every connection ends here, however stuck its client.
     drop(tasks);
     drop(runtime);
+    if let Some(push) = push {
+        // The last push (made as it is dropped) carries the last counts.
+        let read = refresh(&mut agg.borrow_mut(), &table);
+        drop(push);
+        read?;
+    }
     result?;
     let expired = table
         .lock()
@@ -123,18 +178,29 @@ fn expiry_period(ttl: Duration) -> Duration {
     (ttl / 4).clamp(Duration::from_millis(10), Duration::from_secs(10))
 }
 
-/// Expiry without scrapes: idle series go, and their kernel rows with
-/// them, even when nobody scrapes.
+/// Expiry without scrapes, and OTLP pushes of a freshly read table.
 async fn housekeeping(
     agg: &RefCell<Aggregator>,
     table: &Mutex<Table>,
     expiry: Duration,
+    otlp: Option<(&otlp::Push, Duration)>,
 ) -> anyhow::Result<()> {
     let mut expiries = tokio::time::interval(expiry);
-    expiries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Without OTLP this timer is never polled.
+    let mut pushes = tokio::time::interval(otlp.map_or(expiry, |(_, every)| every));
+    for t in [&mut expiries, &mut pushes] {
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
     loop {
-        expiries.tick().await;
-        refresh(&mut agg.borrow_mut(), table)?;
+        tokio::select! {
+            _ = expiries.tick() => refresh(&mut agg.borrow_mut(), table)?,
+            _ = pushes.tick(), if otlp.is_some() => {
+                refresh(&mut agg.borrow_mut(), table)?;
+                if let Some((push, _)) = otlp {
+                    push.request();
+                }
+            }
+        }
     }
 }
 

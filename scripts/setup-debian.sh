@@ -9,6 +9,7 @@ packages=(
 	linux-libc-dev       # <linux/bpf.h> for the BPF programs
 	python3 strace       # test workloads and the independent oracle
 	python3-prometheus-client  # parses socktap serve's exposition in a test
+	prometheus           # promtool checks socktap serve's exposition in a test
 	tmux curl            # drives the live view in a test
 	util-linux           # setpriv, for the no-privilege test
 	bpftrace             # an independent oracle and the benchmark peer

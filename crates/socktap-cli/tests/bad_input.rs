@@ -33,6 +33,51 @@ const TABLE: &[(&[&str], &str)] = &[
     (&["serve", "--listen", "127.0.0.1"], "--listen"),
     (&["serve", "--labels", "host"], "--labels"),
     (&["serve", "--labels", "probe"], "--labels"),
+    (&["serve", "--series-ttl", "0"], "--series-ttl"),
+    (&["serve", "--series-ttl", "soon"], "--series-ttl"),
+    (&["serve", "--otlp-endpoint", "nonsense"], "--otlp-endpoint"),
+    (
+        &["serve", "--otlp-endpoint", "localhost:4318"],
+        "--otlp-endpoint",
+    ),
+    (
+        &["serve", "--otlp-endpoint", "ftp://collector/"],
+        "--otlp-endpoint",
+    ),
+    (
+        &["serve", "--otlp-endpoint", "https://collector:4318"],
+        "--otlp-endpoint",
+    ),
+    (
+        &[
+            "serve",
+            "--otlp-endpoint",
+            "http://c:4318",
+            "--otlp-interval",
+            "0",
+        ],
+        "--otlp-interval",
+    ),
+    (
+        &[
+            "serve",
+            "--otlp-endpoint",
+            "http://c:4318",
+            "--otlp-header",
+            "novalue",
+        ],
+        "--otlp-header",
+    ),
+    (
+        &[
+            "serve",
+            "--otlp-endpoint",
+            "http://c:4318",
+            "--otlp-header",
+            "bad name=x",
+        ],
+        "--otlp-header",
+    ),
     (&["trace", "-p", "-1"], "--pid"),
     (&["trace", "-p", "x"], "--pid"),
     (&["trace", "--tid", "-7"], "--tid"),

@@ -10,9 +10,10 @@ use serde_json::Value;
 use socktap_conformance::privileged;
 
 mod common;
+mod support;
+use support::{privileged_with, run_workload, workload_totals};
 
 const BIN: &str = env!("CARGO_BIN_EXE_socktap");
-const WORKLOAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/workload.py");
 
 fn socktap(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("runs socktap")
@@ -20,18 +21,6 @@ fn socktap(args: &[&str]) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Like [`privileged`], for a test that also needs `tool`: where the test can
-/// run, a missing `tool` is a failure, not a reason to skip.
-fn privileged_with(what: &str, tool: &str) -> bool {
-    if !privileged(what) {
-        return false;
-    }
-    if Command::new(tool).arg("-V").output().is_err() {
-        panic!("{tool} is needed for this test (apt-get install {tool})");
-    }
-    true
 }
 
 #[test]
@@ -201,28 +190,6 @@ fn records(out: &str) -> Vec<Value> {
     out.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
         .collect()
-}
-
-fn run_workload(comm: &str, under_strace: Option<&std::path::Path>) -> Value {
-    let mut cmd = match under_strace {
-        Some(log) => {
-            let mut c = Command::new("strace");
-            c.args(["-f", "-yy", "-qq", "-o"]).arg(log).args([
-                "-e",
-                "trace=sendto,recvfrom,sendmsg,recvmsg,write,read,writev,readv",
-                "python3",
-            ]);
-            c
-        }
-        None => Command::new("python3"),
-    };
-    let o = cmd
-        .arg(WORKLOAD)
-        .arg(comm)
-        .output()
-        .expect("runs the workload");
-    assert!(o.status.success(), "workload failed: {}", stderr(&o));
-    serde_json::from_slice(&o.stdout).expect("workload prints JSON")
 }
 
 #[test]
@@ -407,20 +374,6 @@ fn count_stops_and_a_closed_pipe_is_a_clean_exit() {
     assert!(rest.contains("events, "), "{rest}");
 }
 
-/// Known per-process figures of the workload, from its own account.
-fn workload_totals(did: &Value) -> (u64, u64, u64, u64) {
-    let sum = |k: &str| -> (u64, u64) {
-        let v = did[k].as_array().unwrap();
-        (
-            v.len() as u64,
-            v.iter().map(|p| p[1].as_u64().unwrap()).sum(),
-        )
-    };
-    let (s, sb) = sum("send");
-    let (r, rb) = sum("receive");
-    (s, sb, r, rb)
-}
-
 #[test]
 fn top_batch_reports_are_socktops_and_add_up_to_the_workload() {
     if !privileged("top --batch") {
@@ -517,108 +470,6 @@ fn stat_histograms_hold_the_right_counts() {
             .collect();
         assert_eq!(have, want, "{probe}");
     }
-}
-
-fn http_get(addr: &str, path: &str) -> String {
-    use std::io::Write;
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
-    assert!(
-        head.starts_with("HTTP/1.") && head.contains(" 200 "),
-        "{head}"
-    );
-    body.to_string()
-}
-
-#[test]
-fn serve_exposition_parses_and_its_counters_match() {
-    if !privileged("serve") {
-        return;
-    }
-    let comm = "stwork-serve";
-    let (mut child, _stderr, first) = spawn_socktap(
-        &["serve", "--listen", "127.0.0.1:0", "-n", comm],
-        Stdio::inherit(),
-    );
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_string();
-    let did = run_workload(comm, None);
-    let body = http_get(&addr, "/metrics");
-    let again = http_get(&addr, "/metrics");
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    assert!(child.wait().unwrap().success());
-    assert_eq!(body, again, "counters must not move without traffic");
-
-    // An independent parser: the Prometheus project's Python client.
-    let script = r#"
-import json, sys
-from prometheus_client.parser import text_string_to_metric_families
-out = {}
-for fam in text_string_to_metric_families(sys.stdin.read()):
-    for s in fam.samples:
-        key = s.name + json.dumps(s.labels, sort_keys=True)
-        out[key] = s.value
-print(json.dumps(out))
-"#;
-    // Debian's python3 is where apt installs python3-prometheus-client; a
-    // python3 earlier in PATH (pyenv) may not have it.
-    let python = if std::path::Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    };
-    let mut py = Command::new(python)
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        py.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
-    }
-    let o = py.wait_with_output().unwrap();
-    assert!(
-        o.status.success(),
-        "exposition does not parse: {}\n{body}",
-        stderr(&o)
-    );
-    let samples: serde_json::Map<String, Value> = serde_json::from_slice(&o.stdout).unwrap();
-    let total = |name: &str| -> u64 {
-        samples
-            .iter()
-            .filter(|(k, _)| {
-                k.starts_with(&format!("{name}{{")) && k.contains(&format!("\"comm\": \"{comm}\""))
-            })
-            .map(|(_, v)| v.as_f64().unwrap() as u64)
-            .sum()
-    };
-    let (sends, sent, recvs, got) = workload_totals(&did);
-    assert_eq!(total("socktap_send_bytes_total"), sent, "{body}");
-    assert_eq!(total("socktap_receive_bytes_total"), got);
-    assert_eq!(total("socktap_send_messages_total"), sends);
-    assert_eq!(total("socktap_receive_messages_total"), recvs);
-    assert_eq!(total("socktap_errors_total"), 0);
-    assert!(
-        body.contains("socktap_lost_events_total{reason=\"rows_full\"} 0"),
-        "{body}"
-    );
-    let udp = samples
-        .iter()
-        .find(|(k, _)| {
-            k.starts_with("socktap_send_bytes_total{") && k.contains("\"protocol\": \"UDP\"")
-        })
-        .map(|(_, v)| v.as_f64().unwrap() as u64);
-    assert_eq!(udp, Some(60));
 }
 
 #[test]

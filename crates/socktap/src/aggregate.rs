@@ -324,6 +324,18 @@ impl Aggregator {
         Ok(out)
     }
 
+    /// Removes one row from the kernel maps, so that its room can be taken
+    /// by a new row (an exporter expiring series that have been idle). The
+    /// row's counts are gone with it: if its traffic comes back, the row
+    /// starts again from zero, in [`totals`](Self::totals) and in the next
+    /// [`interval`](Self::interval). Remove only rows seen idle: an event
+    /// counted into the row between the last read and the removal is lost
+    /// with it. A row that is already gone is not an error.
+    pub fn remove(&mut self, key: &RowKey) {
+        self.forget(key);
+        self.before.remove(key);
+    }
+
     fn forget(&self, key: &RowKey) {
         let maps = &self.loaded.skel.maps;
         let mut k = types::agg_key {

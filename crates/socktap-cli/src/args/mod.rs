@@ -36,7 +36,9 @@ pub enum Command {
     /// errors and log2 histograms of sizes, per interval or at exit.
     #[command(after_help = STAT_HELP)]
     Stat(Box<StatArgs>),
-    /// Serve Prometheus metrics of socket traffic over HTTP.
+    /// Export metrics of socket traffic: Prometheus scrapes over HTTP, and
+    /// OTLP pushes.
+    #[command(after_help = SERVE_HELP)]
     Serve(Box<ServeArgs>),
     /// Run real socket operations and check each produces exactly the
     /// events the contract requires; prints a pass/fail table.
@@ -125,13 +127,24 @@ pub struct StatArgs {
     pub capacity: u32,
 }
 
+const SERVE_HELP: &str = "\
+Without --otlp-endpoint, metrics are served on 127.0.0.1:9745 unless --listen says where.
+With --otlp-endpoint, there is no listener unless --listen is given.
+
+Examples:
+  socktap serve                                       Prometheus on http://127.0.0.1:9745/metrics
+  socktap serve --listen [::]:9745 --labels comm,protocol
+  socktap serve --otlp-endpoint http://localhost:4318 --otlp-interval 15
+  socktap serve --listen 127.0.0.1:9745 --otlp-endpoint http://collector:4318 --otlp-header Authorization=Bearer...";
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub backend: BackendArg,
-    /// Address to listen on (port 0: any free port).
-    #[arg(long, default_value = "127.0.0.1:9745", value_parser = values::listen)]
-    pub listen: SocketAddr,
+    /// Address to serve Prometheus scrapes on (port 0: any free port)
+    /// [default: 127.0.0.1:9745; none with --otlp-endpoint].
+    #[arg(long, value_name = "ADDR:PORT", value_parser = values::listen)]
+    pub listen: Option<SocketAddr>,
     /// Labels of the traffic metrics: comm, pid, uid, cgroup, family, protocol, type, port.
     #[arg(long, value_delimiter = ',', default_value = "comm,family,protocol")]
     pub labels: Vec<String>,
@@ -139,6 +152,21 @@ pub struct ServeArgs {
     /// it is counted in socktap_lost_events_total{reason="rows_full"}.
     #[arg(long, default_value_t = 4096, value_parser = values::rows, allow_negative_numbers = true)]
     pub max_series: u32,
+    /// Drop a series that has had no traffic for this many seconds, from
+    /// the output and from the kernel's rows, so that its room is reused
+    /// (counted in socktap_series_expired_total).
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = values::seconds, allow_negative_numbers = true)]
+    pub series_ttl: Duration,
+    /// Also push the metrics as cumulative OTLP sums, HTTP/protobuf, to this
+    /// URL (http://HOST:PORT gets /v1/metrics added).
+    #[arg(long, value_name = "URL", value_parser = values::otlp_endpoint)]
+    pub otlp_endpoint: Option<String>,
+    /// Seconds between OTLP pushes [default: 60, OpenTelemetry's].
+    #[arg(long, value_name = "SECONDS", value_parser = values::seconds, allow_negative_numbers = true)]
+    pub otlp_interval: Option<Duration>,
+    /// A header sent with every OTLP push, e.g. for authentication; repeatable.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = values::header)]
+    pub otlp_header: Vec<(String, String)>,
     #[command(flatten)]
     pub filter: FilterArgs,
 }
@@ -263,6 +291,25 @@ pub struct BackendArg {
     /// refuses is an error.
     #[arg(long, default_value = "auto", value_parser = parse_backend)]
     pub backend: socktap::Backend,
+}
+
+/// OpenTelemetry's default export interval.
+const OTLP_INTERVAL: Duration = Duration::from_secs(60);
+
+impl ServeArgs {
+    /// Seconds between OTLP pushes. `--otlp-interval` and `--otlp-header`
+    /// without `--otlp-endpoint` are usage errors: they would do nothing.
+    pub fn otlp_interval(&self) -> anyhow::Result<Duration> {
+        if self.otlp_endpoint.is_none() {
+            if self.otlp_interval.is_some() {
+                return Err(usage("--otlp-interval", "needs --otlp-endpoint"));
+            }
+            if !self.otlp_header.is_empty() {
+                return Err(usage("--otlp-header", "needs --otlp-endpoint"));
+            }
+        }
+        Ok(self.otlp_interval.unwrap_or(OTLP_INTERVAL))
+    }
 }
 
 impl BackendArg {

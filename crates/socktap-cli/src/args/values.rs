@@ -88,6 +88,50 @@ pub fn listen(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("'{s}' is not an address and port, e.g. 127.0.0.1:9745 or [::]:9745"))
 }
 
+/// Where OTLP metrics go: an `http://` URL with a host. A URL without a
+/// path gets OTLP/HTTP's metrics path, `/v1/metrics`, as the OpenTelemetry
+/// specification does for its base endpoint; a URL with a path is used as
+/// it is.
+pub fn otlp_endpoint(s: &str) -> Result<String, String> {
+    let expected =
+        "an http:// URL, e.g. http://localhost:4318 (/v1/metrics is added to a URL without a path)";
+    let uri: hyper::Uri = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a URL: expected {expected}"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(format!(
+                "'{s}': https is not supported: push to a collector on this host or network over http:// (expected {expected})"
+            ))
+        }
+        _ => return Err(format!("'{s}' is not {expected}")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("'{s}' has no host: expected {expected}"));
+    }
+    let has_path = uri.path_and_query().is_some_and(|p| p.as_str() != "/");
+    Ok(if has_path {
+        s.to_string()
+    } else {
+        format!("{}/v1/metrics", s.trim_end_matches('/'))
+    })
+}
+
+/// An HTTP header sent with every OTLP push: `NAME=VALUE`, with a valid
+/// header name and a value without control characters.
+pub fn header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not NAME=VALUE, e.g. Authorization=Bearer..."))?;
+    let name = name.trim();
+    hyper::header::HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("'{name}' is not a valid HTTP header name"))?;
+    hyper::header::HeaderValue::from_str(value)
+        .map_err(|_| format!("the value of '{name}' is not a valid HTTP header value"))?;
+    Ok((name.to_string(), value.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +159,38 @@ mod tests {
         assert_eq!(listen("127.0.0.1:80").unwrap().port(), 80);
         for bad in ["999.1.1.1:80", "127.0.0.1:99999", "nonsense", "127.0.0.1"] {
             assert!(listen(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn otlp_endpoints_and_headers() {
+        assert_eq!(
+            otlp_endpoint("http://localhost:4318").unwrap(),
+            "http://localhost:4318/v1/metrics"
+        );
+        assert_eq!(
+            otlp_endpoint("http://[::1]:4318/").unwrap(),
+            "http://[::1]:4318/v1/metrics"
+        );
+        assert_eq!(
+            otlp_endpoint("http://c:4318/otlp/v1/metrics").unwrap(),
+            "http://c:4318/otlp/v1/metrics"
+        );
+        for bad in [
+            "localhost:4318",
+            "ftp://x/",
+            "nonsense",
+            "http://",
+            "https://c:4318",
+        ] {
+            assert!(otlp_endpoint(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            header("Authorization=Bearer a=b").unwrap(),
+            ("Authorization".to_string(), "Bearer a=b".to_string())
+        );
+        for bad in ["novalue", "bad name=x", "x=a\nb", "=x"] {
+            assert!(header(bad).is_err(), "{bad:?}");
         }
     }
 }

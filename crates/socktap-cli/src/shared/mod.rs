@@ -10,4 +10,6 @@ pub mod output;
 pub mod probes;
 pub mod say;
 pub mod signals;
+#[cfg(test)]
+pub mod testing;
 pub mod time;

@@ -7,11 +7,20 @@ use std::io::Read;
 use std::net::UdpSocket;
 use std::process::{Child, ChildStderr, Command, Stdio};
 
+use serde_json::Value;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_socktap");
+const WORKLOAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/workload.py");
 
 /// Waits for the "Tracing …" banner on the child's stderr, so the programs
 /// are attached before traffic starts; returns the rest of stderr.
 pub fn wait_attached(child: &mut Child) -> ChildStderr {
+    wait_banner(child).0
+}
+
+/// [`wait_attached`], also returning the banner itself (serve's says
+/// where it listens).
+pub fn wait_banner(child: &mut Child) -> (ChildStderr, String) {
     let mut err = child.stderr.take().expect("stderr piped");
     let mut seen = Vec::new();
     let mut byte = [0u8; 1];
@@ -19,11 +28,12 @@ pub fn wait_attached(child: &mut Child) -> ChildStderr {
         assert_eq!(
             err.read(&mut byte).expect("reads stderr"),
             1,
-            "socktap ended early"
+            "socktap ended early: {}",
+            String::from_utf8_lossy(&seen)
         );
         seen.push(byte[0]);
     }
-    err
+    (err, String::from_utf8_lossy(&seen).into_owned())
 }
 
 /// Starts socktap with stdout and stderr piped, and waits until attached.
@@ -57,4 +67,59 @@ pub fn signal(child: &Child, sig: i32) {
 pub fn gettid() -> u32 {
     // SAFETY: gettid has no arguments and cannot fail.
     unsafe { libc::gettid() as u32 }
+}
+
+/// Runs tests/workload.py as `comm` (under strace, writing `under_strace`,
+/// if given) and returns its own account of what it did.
+pub fn run_workload(comm: &str, under_strace: Option<&std::path::Path>) -> Value {
+    let mut cmd = match under_strace {
+        Some(log) => {
+            let mut c = Command::new("strace");
+            c.args(["-f", "-yy", "-qq", "-o"]).arg(log).args([
+                "-e",
+                "trace=sendto,recvfrom,sendmsg,recvmsg,write,read,writev,readv",
+                "python3",
+            ]);
+            c
+        }
+        None => Command::new("python3"),
+    };
+    let o = cmd
+        .arg(WORKLOAD)
+        .arg(comm)
+        .output()
+        .expect("runs the workload");
+    assert!(
+        o.status.success(),
+        "workload failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("workload prints JSON")
+}
+
+/// Known per-process figures of the workload, from its own account.
+pub fn workload_totals(did: &Value) -> (u64, u64, u64, u64) {
+    let sum = |k: &str| -> (u64, u64) {
+        let v = did[k].as_array().unwrap();
+        (
+            v.len() as u64,
+            v.iter().map(|p| p[1].as_u64().unwrap()).sum(),
+        )
+    };
+    let (s, sb) = sum("send");
+    let (r, rb) = sum("receive");
+    (s, sb, r, rb)
+}
+
+/// Like [`socktap_conformance::privileged`], for a test that also needs
+/// `tool`: where the test can run, a missing `tool` is a failure, not a
+/// reason to skip.
+pub fn privileged_with(what: &str, tool: &str) -> bool {
+    if !socktap_conformance::privileged(what) {
+        return false;
+    }
+    if Command::new(tool).arg("--version").output().is_err() {
+        panic!("{tool} is needed for this test (scripts/setup-debian.sh installs it)");
+    }
+    true
 }

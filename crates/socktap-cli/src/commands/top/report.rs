@@ -230,28 +230,15 @@ pub fn json(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shared::testing::{counts, row};
     use socktap::Path;
 
     fn key(path: Path, pid: u32, protocol: i32) -> RowKey {
         RowKey {
-            path,
             pid,
             uid: 1000,
-            comm: format!("p{pid}"),
-            cgroup: 0,
-            family: 2,
             protocol,
-            sock_type: 0,
-            port: 0,
-        }
-    }
-
-    fn counts(count: u64, bytes: u64, errors: u64) -> Counts {
-        Counts {
-            count,
-            bytes,
-            errors,
-            hist: None,
+            ..row(path, &format!("p{pid}"))
         }
     }
 

@@ -565,7 +565,9 @@ fn the_programs_for_kernels_without_bpf_loop_pass_the_conformance_table() {
     let passed = |out: &str| -> u64 {
         let last = out.lines().last().unwrap_or_default();
         let n = last.split(" passed, 0 failed").next().unwrap_or_default();
-        n.trim().parse().unwrap_or_else(|_| panic!("not all passed: {out}"))
+        n.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("not all passed: {out}"))
     };
     let (o, out) = noloop(&["conformance", "mmsg"]);
     assert!(o.status.success(), "{out}{}", stderr(&o));

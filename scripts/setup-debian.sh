@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing socktap needs on Debian/Ubuntu, as root.
-# Rust itself (cargo, rustc >= 1.82) is expected to be installed already.
+# Rust itself (cargo, rustc >= 1.85) is expected to be installed already.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(

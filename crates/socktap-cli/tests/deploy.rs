@@ -903,7 +903,7 @@ fn the_image_traces_the_hosts_sockets() {
         assert_eq!(Value::Array(seen), did[key], "{probe}:\n{out}");
     }
     let summary = records.last().expect("a summary");
-    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["record"], "summary");
     assert_eq!(summary["lost"], 0);
 }
 

@@ -51,4 +51,5 @@ fuzz_target!(|data: &[u8]| {
         assert!(r >= 1);
     }
     let _ = (values::count(text), values::id(text), values::port(text), values::listen(text));
+    let _ = (values::shown(text), values::otlp_endpoint(text), values::header(text));
 });

@@ -345,8 +345,7 @@ fn count_stops_and_a_closed_pipe_is_a_clean_exit() {
     // A reader that goes away after the first line: socktap itself (not the
     // reader) ends cleanly, with its summary, as soon as it next writes.
     let comm = format!("{comm}-p");
-    let (mut child, mut err, first) =
-        spawn_socktap(&["trace", "--json", "-n", &comm], Stdio::piped());
+    let (mut child, err, first) = spawn_socktap(&["trace", "--json", "-n", &comm], Stdio::piped());
     assert!(first.starts_with("Tracing"), "{first}");
     let out = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
@@ -369,8 +368,7 @@ fn count_stops_and_a_closed_pipe_is_a_clean_exit() {
         run_workload(&comm, None);
     };
     assert_eq!(status.code(), Some(0), "{status:?}");
-    let mut rest = String::new();
-    err.read_to_string(&mut rest).unwrap();
+    let rest = support::read_all(err);
     assert!(rest.contains("events, "), "{rest}");
 }
 

@@ -2,30 +2,14 @@
 //! SIGINT when the shell started it with SIGINT ignored, with stderr
 //! closed, and without readable BTF. Each ends cleanly and says what it lost.
 
-use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use socktap_conformance::privileged;
 
 mod support;
-use support::{signal, start_attached, traffic, wait_attached, BIN};
-
-/// Waits for the child to exit, up to `limit`; how long it took.
-fn exits_within(child: &mut Child, limit: Duration) -> (std::process::ExitStatus, Duration) {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("waits") {
-            return (status, start.elapsed());
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("socktap did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use support::{exits_within, finishes_ok, signal, start_attached, traffic, wait_attached, BIN};
 
 #[test]
 fn sigterm_with_a_stalled_reader_detaches_at_once_and_counts_the_unwritten() {
@@ -33,17 +17,14 @@ fn sigterm_with_a_stalled_reader_detaches_at_once_and_counts_the_unwritten() {
         return;
     }
     // stdout is never read: the pipe fills up.
-    let (mut child, mut err) = start_attached(&["trace", "--json"]);
+    let (mut child, err) = start_attached(&["trace", "--json"]);
     // Far more than a 64 KiB pipe holds.
     traffic(3000);
     std::thread::sleep(Duration::from_millis(200));
     signal(&child, libc::SIGTERM);
-    let (status, took) = exits_within(&mut child, Duration::from_secs(5));
-    assert!(status.success(), "{status:?}");
+    let (took, rest) = finishes_ok(&mut child, err, Duration::from_secs(5));
     // A grace period of half a second for the reader, then it lets go.
     assert!(took < Duration::from_millis(1500), "took {took:?}");
-    let mut rest = String::new();
-    err.read_to_string(&mut rest).unwrap();
     assert!(rest.contains(" unwritten ("), "{rest}");
 }
 
@@ -65,12 +46,9 @@ fn sigint_ends_it_even_when_started_with_sigint_ignored() {
         });
     }
     let mut child = cmd.spawn().expect("starts socktap");
-    let mut err = wait_attached(&mut child);
+    let err = wait_attached(&mut child);
     signal(&child, libc::SIGINT);
-    let (status, _) = exits_within(&mut child, Duration::from_secs(5));
-    assert!(status.success(), "{status:?}");
-    let mut rest = String::new();
-    err.read_to_string(&mut rest).unwrap();
+    let (_, rest) = finishes_ok(&mut child, err, Duration::from_secs(5));
     assert!(rest.contains("events, 0 lost"), "{rest}");
 }
 

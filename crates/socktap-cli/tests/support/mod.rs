@@ -123,3 +123,41 @@ pub fn privileged_with(what: &str, tool: &str) -> bool {
     }
     true
 }
+
+/// Everything left on a reader (a child's stderr), as text.
+pub fn read_all(mut r: impl Read) -> String {
+    let mut s = String::new();
+    r.read_to_string(&mut s).expect("reads");
+    s
+}
+
+/// Waits for the child to exit, up to `limit` (killed and a failure after
+/// that); its status and how long it took.
+pub fn exits_within(
+    child: &mut Child,
+    limit: std::time::Duration,
+) -> (std::process::ExitStatus, std::time::Duration) {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            return (status, start.elapsed());
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("socktap did not exit within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The child exits successfully within `limit`: how long it took, and the
+/// rest of its stderr.
+pub fn finishes_ok(
+    child: &mut Child,
+    err: impl Read,
+    limit: std::time::Duration,
+) -> (std::time::Duration, String) {
+    let (status, took) = exits_within(child, limit);
+    assert!(status.success(), "{status:?}");
+    (took, read_all(err))
+}

@@ -294,6 +294,7 @@ impl FilterArgs {
             types: names("-t/--type", &self.types, parse_type)?,
             ports: self.ports.clone(),
             failed_only: self.failed,
+            succeeded_only: false,
         };
         let limits = [
             ("-p/--pid", f.pids.len()),

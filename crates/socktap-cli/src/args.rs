@@ -36,6 +36,14 @@ pub enum Command {
     /// Run real socket operations and check each produces exactly the
     /// events the contract requires; prints a pass/fail table.
     Conformance(ConformanceArgs),
+    /// Run a SystemTap script with stap's command line (socktap invoked as
+    /// `stap` is this command); `socktap stap --help` lists the options.
+    #[command(disable_help_flag = true)]
+    Stap {
+        /// stap's options, the script and its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
 }
 
 const TOP_HELP: &str = "\

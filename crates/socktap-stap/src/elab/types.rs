@@ -269,7 +269,7 @@ impl Types {
         for (i, k) in keys.iter().enumerate() {
             if let Some(k) = k {
                 let kt = self.get(Slot::Key(g, i)).map(|x| x.0);
-                let t = self.expr(k, kt);
+                let t = self.expr_own(k, kt);
                 self.slot(Slot::Key(g, i), tok, t);
             }
         }
@@ -278,7 +278,7 @@ impl Types {
     fn keys(&mut self, g: u32, keys: &[Expr], tok: TokId) {
         for (i, k) in keys.iter().enumerate() {
             let kt = self.get(Slot::Key(g, i)).map(|x| x.0);
-            let t = self.expr(k, kt);
+            let t = self.expr_own(k, kt);
             if t == Some(Ty::Stats) {
                 self.error(Diagnostic::semantic(
                     "invalid type stats for an array index",
@@ -371,6 +371,16 @@ impl Types {
         }
     }
 
+    /// Types an expression by itself first, and only if that says nothing
+    /// tells it `want`: a disagreement is then reported once, by the slot
+    /// that knows both uses.
+    fn expr_own(&mut self, e: &Expr, want: Option<Ty>) -> Option<Ty> {
+        match self.expr(e, None) {
+            None => self.expr(e, want),
+            t => t,
+        }
+    }
+
     /// Types an expression, telling typeless slots it meets what `want` is.
     pub fn expr(&mut self, e: &Expr, want: Option<Ty>) -> Option<Ty> {
         let (found, tok) = match e {
@@ -449,14 +459,12 @@ impl Types {
             Expr::Assign(lv, kind, value, tok) => {
                 let t = match kind {
                     AssignKind::Set => {
+                        // The value's own type first, so that a conflict is
+                        // reported once, naming both uses of the variable.
                         let lt = self.lvalue(lv, None);
-                        let vt = self.expr(value, lt.or(want));
+                        let vt = self.expr_own(value, lt.or(want));
+                        // A disagreement is reported by the slot, naming both uses.
                         let t = self.lvalue(lv, vt);
-                        if let (Some(a), Some(b)) = (t, vt) {
-                            if a != b && a != Ty::Stats {
-                                self.mismatch(expr_tok(value), a, b);
-                            }
-                        }
                         t.or(vt)
                     }
                     AssignKind::Concat => {

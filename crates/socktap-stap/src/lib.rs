@@ -32,6 +32,7 @@ pub mod interp;
 pub mod ir;
 pub mod lexer;
 mod parse_expr;
+mod parse_stmt;
 pub mod parser;
 pub mod preprocess;
 pub mod printer;

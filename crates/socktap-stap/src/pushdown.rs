@@ -92,6 +92,11 @@ fn success_test(l: &Expr, r: &Expr) -> Option<i64> {
 /// the requirements an event must meet to stay, each necessary.
 fn leave_condition(e: &Expr, k: &Known, needs: &mut Vec<(Kind, Vec<Value>)>, success: &mut bool) {
     match e {
+        // `1 && x` and `0 || x` test x (wrappers generate these: socktop's
+        // `if ('$F_PROT' && !(protocol in f_prot)) next`).
+        Expr::Logical(and, c, x) if matches!(**c, Expr::Num(n, _) if (n != 0) == *and) => {
+            leave_condition(x, k, needs, success)
+        }
         // next if A || B: stay only if !A and !B.
         Expr::Logical(false, a, b) => {
             leave_condition(a, k, needs, success);

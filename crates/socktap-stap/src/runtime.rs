@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use socktap::{Aggregator, Filter, Probe, Tracer};
 
-use crate::event::{Event, Fired};
+use crate::event::Event;
 use crate::interp::{Interp, Limits};
 use crate::ir::Program;
 use crate::probes::{Netdev, Point};
@@ -210,12 +210,20 @@ fn spawn(cmd: &str) -> Result<Child, RunError> {
     let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let rfd = read.as_raw_fd();
     // The shell waits on descriptor 3 until socktap closes the other end
-    // (the probes are attached), then becomes the command: its pid is
+    // (the probes are attached), then becomes the command, so its pid is
     // target() throughout. (Waiting in pre_exec would block spawn(),
-    // which waits for the exec.)
+    // which waits for the exec.) As stap does, a command without shell
+    // metacharacters is split into words and run directly; one with them
+    // runs under `sh -c`.
+    let meta = cmd.contains(['|', '&', ';', '<', '>', '(', ')', '{', '}', '\n', '`']);
+    let run = if meta {
+        "exec /bin/sh -c \"$1\""
+    } else {
+        "eval \"exec $1\""
+    };
     let mut c = std::process::Command::new("/bin/sh");
     c.arg("-c")
-        .arg("read -r _ <&3; exec 3<&-; exec /bin/sh -c \"$1\"")
+        .arg(format!("read -r _ <&3; exec 3<&-; {run}"))
         .arg("sh")
         .arg(cmd);
     // SAFETY: the closure runs in the child between fork and exec and
@@ -494,13 +502,20 @@ fn session(
     drop(devices);
     interp.end();
     flush(interp, out, err)?;
-    let errors = interp.errors();
+    err.write_all(loss_warning(interp.errors(), &lost).as_bytes())?;
+    Ok(!interp.failed())
+}
+
+/// stap's closing warning, when there were runtime errors or events the
+/// kernel side could not deliver (counted as skipped probes: they fired
+/// and their handlers never ran), with the losses by reason.
+pub fn loss_warning(errors: u64, lost: &socktap::Losses) -> String {
+    let mut s = String::new();
     if errors > 0 || lost.total() > 0 {
-        writeln!(
-            err,
-            "WARNING: Number of errors: {errors}, skipped probes: {}",
+        s.push_str(&format!(
+            "WARNING: Number of errors: {errors}, skipped probes: {}\n",
             lost.total()
-        )?;
+        ));
     }
     if lost.total() > 0 {
         let parts: Vec<String> = lost
@@ -508,29 +523,29 @@ fn session(
             .filter(|(_, n)| *n > 0)
             .map(|(r, n)| format!("{n} {r}"))
             .collect();
-        writeln!(
-            err,
-            "WARNING: Skipped due to lost events: {} (events the kernel side could not deliver)",
+        s.push_str(&format!(
+            "WARNING: Skipped due to lost events: {} (events the kernel side could not deliver)\n",
             parts.join(", ")
-        )?;
+        ));
     }
-    Ok(!interp.failed())
+    s
 }
 
-/// The probes a program's handlers fire on (for `-v`).
-pub fn fired(p: &Program) -> Vec<Fired> {
-    let mut v = Vec::new();
-    for h in &p.handlers {
-        for r in &h.points {
-            let f = match r.point {
-                Point::Socket(pr) => Fired::Socket(pr),
-                Point::Netdev(d) => Fired::Netdev(d),
-                _ => continue,
-            };
-            if !v.contains(&f) {
-                v.push(f);
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn losses_are_a_warning_with_their_count() {
+        assert_eq!(loss_warning(0, &socktap::Losses::default()), "");
+        assert_eq!(
+            loss_warning(2, &socktap::Losses::default()),
+            "WARNING: Number of errors: 2, skipped probes: 0\n"
+        );
+        let lost = socktap::Losses::of(socktap::LossReason::RingFull, 5);
+        assert_eq!(
+            loss_warning(0, &lost),
+            "WARNING: Number of errors: 0, skipped probes: 5\nWARNING: Skipped due to lost events: 5 ring_buffer_full (events the kernel side could not deliver)\n"
+        );
     }
-    v
 }

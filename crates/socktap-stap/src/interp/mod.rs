@@ -6,6 +6,7 @@
 pub mod calls;
 mod eval;
 mod exec;
+pub mod pure;
 pub mod stats;
 pub mod store;
 

@@ -31,6 +31,10 @@ fn print_libbpf(_: libbpf_rs::PrintLevel, msg: String) {
 }
 
 fn main() -> ExitCode {
+    // socktap explains load failures itself (the library reads libbpf's
+    // messages to do so); libbpf's own words are for SOCKTAP_DEBUG=1.
+    let debug = std::env::var_os("SOCKTAP_DEBUG").is_some();
+    libbpf_rs::set_print(debug.then_some((libbpf_rs::PrintLevel::Debug, print_libbpf as _)));
     // Invoked as `stap` (a symlink), socktap is `socktap stap`: stap's
     // command line, not clap's.
     let argv: Vec<String> = std::env::args().collect();
@@ -42,10 +46,6 @@ fn main() -> ExitCode {
         return commands::stap::main(&argv[1..]);
     }
     let args = args::Cli::parse();
-    // socktap explains load failures itself (the library reads libbpf's
-    // messages to do so); libbpf's own words are for SOCKTAP_DEBUG=1.
-    let debug = std::env::var_os("SOCKTAP_DEBUG").is_some();
-    libbpf_rs::set_print(debug.then_some((libbpf_rs::PrintLevel::Debug, print_libbpf as _)));
     let mut exit_code = ExitCode::SUCCESS;
     let result = match args.command {
         args::Command::List(a) => commands::list::run(&a),

@@ -329,6 +329,29 @@ fn timeout_and_signals_run_end() {
     assert_eq!(text(&o.stdout), "interrupted\n");
 }
 
+#[test]
+fn the_readmes_one_liners_compile() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let scripts = readme
+        .split("## Scripts")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut n = 0;
+    for line in scripts.lines().filter(|l| l.starts_with("stap ")) {
+        let (Some(a), Some(b)) = (line.find('\''), line.rfind('\'')) else {
+            continue;
+        };
+        let o = stap(&["-p2", "-e", &line[a + 1..b]]);
+        assert!(o.status.success(), "{line}:\n{}", text(&o.stderr));
+        n += 1;
+    }
+    assert_eq!(n, 4);
+}
+
 // ---- privileged: scripts over real traffic ------------------------------
 
 /// Runs `script` through the `stap` link with `-c` running the workload

@@ -327,6 +327,43 @@ fn timeout_and_signals_run_end() {
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success());
     assert_eq!(text(&o.stdout), "interrupted\n");
+    let child = Command::new(BIN)
+        .args([
+            "stap",
+            "-e",
+            "probe begin { } probe end { print(\"terminated\\n\") }",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(text(&o.stdout), "terminated\n");
+}
+
+#[test]
+fn maxaction_from_the_command_line() {
+    // begin may run ten times MAXACTION, as in stap: 500 here.
+    let o = stap(&[
+        "-DMAXACTION=50",
+        "-e",
+        "probe begin { for (i = 0; i < 1000; i++) x++; exit() }",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).starts_with("ERROR: MAXACTION exceeded near "),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = stap(&[
+        "-DMAXACTION=500",
+        "-e",
+        "probe begin { for (i = 0; i < 1000; i++) x++; print(x); exit() }",
+    ]);
+    assert_eq!(text(&o.stdout), "1000");
 }
 
 #[test]
@@ -513,6 +550,19 @@ fn one_liner_sockets_a_process_creates() {
     );
     assert_eq!(out, "INET DGRAM 2\nINET STREAM 2\nLOCAL STREAM 2\n");
     assert_eq!(did["created"], 6);
+}
+
+#[test]
+fn device_probes_count_loopback_packets() {
+    if !privileged("stap netdev") {
+        return;
+    }
+    let (out, _) = over_workload(
+        &[],
+        r#"global tx, rx probe netdev.transmit { tx[dev_name] <<< length } probe netdev.receive { rx[dev_name] <<< length } probe end { printf("%d %d %d\n", @count(tx["lo"]) > 0, @count(rx["lo"]) > 0, @sum(tx["lo"]) >= @count(tx["lo"]) * 20) }"#,
+        "stap-dev",
+    );
+    assert_eq!(out, "1 1 1\n");
 }
 
 #[test]

@@ -474,6 +474,47 @@ mod tests {
             })
         );
         assert!(resolve(&pp("timer.us(5)"), 250).is_err());
+        for (spec, ns) in [
+            ("timer.s(2)", 2_000_000_000),
+            ("timer.sec(1)", 1_000_000_000),
+            ("timer.msec(3)", 3_000_000),
+            ("timer.us(500)", 500_000),
+            ("timer.usec(100)", 100_000),
+            ("timer.ns(100000)", 100_000),
+            ("timer.nsec(250000)", 250_000),
+            ("timer.hz(3)", 333_333_334),
+        ] {
+            let r = resolve(&pp(spec), 250).unwrap();
+            assert_eq!(
+                r[0].point,
+                Point::Timer(Timer {
+                    period_ns: ns,
+                    randomize_ns: 0
+                }),
+                "{spec}"
+            );
+            assert_eq!(r[0].name, spec);
+        }
+        assert!(resolve(&pp("timer.hz(0)"), 250).is_err());
+        assert!(resolve(&pp("timer.ms(10).randomize(20)"), 250).is_err());
+    }
+
+    #[test]
+    fn every_tapset_probe_and_special_point_resolves() {
+        for p in Probe::ALL {
+            let r = resolve(&pp(p.name()), 250).unwrap();
+            assert_eq!(r[0].point, Point::Socket(p));
+            assert_eq!(r[0].name, p.name());
+        }
+        for (spec, point) in [
+            ("begin", Point::Begin(0)),
+            ("end(7)", Point::End(7)),
+            ("error(-1)", Point::Error(-1)),
+            ("never", Point::Never),
+            ("netdev.receive", Point::Netdev(Netdev::Receive)),
+        ] {
+            assert_eq!(resolve(&pp(spec), 250).unwrap()[0].point, point, "{spec}");
+        }
     }
 
     #[test]

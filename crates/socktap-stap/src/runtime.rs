@@ -336,6 +336,19 @@ fn session(
     stop: &AtomicBool,
 ) -> Result<bool, RunError> {
     let started = mono_ns();
+    // Without the privileges the probes need, fail before begin runs,
+    // as stap fails before its module loads.
+    let none = |_: u32| None;
+    let needs = plan(
+        &c.program,
+        &pushdown::Known {
+            target: 0,
+            array: &none,
+        },
+    );
+    if (!needs.probes.is_empty() || needs.devices) && !socktap::can_trace() {
+        return Err(RunError::Privileges);
+    }
     interp.begin();
     flush(interp, out, err)?;
     let mut tracer = None;

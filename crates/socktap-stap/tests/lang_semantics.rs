@@ -152,6 +152,45 @@ fn begin_and_end_priorities() {
 }
 
 #[test]
+fn error_probes_run_by_priority_after_an_error() {
+    let s = r#"probe begin { error("x") } probe error(3) { print("e3\n") } probe error { print("e0 ") } probe error(-2) { print("e-2 ") }"#;
+    assert_eq!(run(s, &[]).out, "e-2 e0 e3\n");
+}
+
+#[test]
+fn process_context_not_in_the_event_is_read_from_proc() {
+    // The event's process is this one: /proc says what libc says.
+    let s = r#"probe socket.send { printf("%d %d %d %d %d\n", ppid(), euid(), gid(), egid(), pexecname() != "") }"#;
+    let me = Event::socket(Probe::Send, "x", std::process::id(), 1);
+    // SAFETY: these getters cannot fail and have no preconditions.
+    let (ppid, euid, gid, egid) = unsafe {
+        (
+            libc::getppid(),
+            libc::geteuid(),
+            libc::getgid(),
+            libc::getegid(),
+        )
+    };
+    assert_eq!(run(s, &[me]).out, format!("{ppid} {euid} {gid} {egid} 1\n"));
+}
+
+#[test]
+fn maxstringlen_truncates_strings() {
+    let s = r#"probe begin { s = "0123456789"; t = s . s; printf("%s %d %s %d\n", t, strlen(t), sprintf("%s!", t), strlen(substr(t, 0, 100))) }"#;
+    let r = run_full(
+        s,
+        &[],
+        &[],
+        0,
+        Limits {
+            maxstringlen: 8,
+            ..Limits::default()
+        },
+    );
+    assert_eq!(r.out, "0123456 7 0123456 7\n");
+}
+
+#[test]
 fn timers_run_their_handlers() {
     let s = r#"global ticks
     probe timer.s(5) { ticks++; printf("%s ", pp()) }

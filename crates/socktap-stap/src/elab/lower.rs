@@ -417,10 +417,10 @@ impl Lower<'_, '_> {
                 let value = self.expr(r)?;
                 let target = self.lvalue(l)?;
                 let kind = match op {
-                    AssignOp::Set => AssignKind::Set,
                     AssignOp::Concat => AssignKind::Concat,
                     AssignOp::Op(b) => AssignKind::Op(*b),
-                    AssignOp::Stat => unreachable!("handled above"),
+                    // `<<<` was taken by the arm above.
+                    AssignOp::Set | AssignOp::Stat => AssignKind::Set,
                 };
                 if kind != AssignKind::Set {
                     self.mark_read(&target);

@@ -163,23 +163,13 @@ impl Interp<'_> {
                 || i64::from(unsafe { libc::getuid() }),
                 |e| i64::from(e.sock.uid),
             )),
-            // SAFETY (the four below): these getters cannot fail and have no preconditions.
-            B::Euid => {
-                Value::Long(self.status_number("Uid", 1, || i64::from(unsafe { libc::geteuid() })))
-            }
-            B::Gid => {
-                Value::Long(self.status_number("Gid", 0, || i64::from(unsafe { libc::getgid() })))
-            }
-            B::Egid => {
-                Value::Long(self.status_number("Gid", 1, || i64::from(unsafe { libc::getegid() })))
-            }
-            B::Ppid => {
-                Value::Long(self.status_number("PPid", 0, || i64::from(unsafe { libc::getppid() })))
-            }
+            B::Euid => Value::Long(self.status_number("Uid", 1, own::euid)),
+            B::Gid => Value::Long(self.status_number("Gid", 0, own::gid)),
+            B::Egid => Value::Long(self.status_number("Gid", 1, own::egid)),
+            B::Ppid => Value::Long(self.status_number("PPid", 0, own::ppid)),
             B::Execname => Value::Str(self.execname_value()),
             B::Pexecname => {
-                // SAFETY: getppid cannot fail and has no preconditions.
-                let ppid = self.status_number("PPid", 0, || i64::from(unsafe { libc::getppid() }));
+                let ppid = self.status_number("PPid", 0, own::ppid);
                 let comm = std::fs::read(format!("/proc/{ppid}/comm")).unwrap_or_default();
                 Value::Str(value::string(comm.strip_suffix(b"\n").unwrap_or(&comm)))
             }
@@ -354,6 +344,29 @@ impl Interp<'_> {
                 return token;
             }
         }
+    }
+}
+
+/// socktap's own process context, for handlers without an event.
+mod own {
+    pub fn euid() -> i64 {
+        // SAFETY: geteuid cannot fail and has no preconditions.
+        i64::from(unsafe { libc::geteuid() })
+    }
+
+    pub fn gid() -> i64 {
+        // SAFETY: getgid cannot fail and has no preconditions.
+        i64::from(unsafe { libc::getgid() })
+    }
+
+    pub fn egid() -> i64 {
+        // SAFETY: getegid cannot fail and has no preconditions.
+        i64::from(unsafe { libc::getegid() })
+    }
+
+    pub fn ppid() -> i64 {
+        // SAFETY: getppid cannot fail and has no preconditions.
+        i64::from(unsafe { libc::getppid() })
     }
 }
 

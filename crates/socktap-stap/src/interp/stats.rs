@@ -115,13 +115,12 @@ impl Stat {
     /// `scalar`: stap reads scalar statistics through its per-CPU total
     /// (`_stp_stat_get`), elements of arrays through the map's copy.
     pub fn get(&self, op: StatOp, shift: u32, scalar: bool) -> Option<i64> {
-        match op {
-            StatOp::Count => return Some(self.count),
-            StatOp::Sum => return Some(if self.count == 0 { 0 } else { self.sum }),
-            _ if self.count == 0 => return None,
-            _ => {}
-        }
+        let empty = self.count == 0;
         Some(match op {
+            StatOp::Count => self.count,
+            StatOp::Sum if empty => 0,
+            StatOp::Sum => self.sum,
+            _ if empty => return None,
             StatOp::Min => self.min,
             StatOp::Max => self.max,
             StatOp::Avg => self.sum / self.count,
@@ -139,7 +138,6 @@ impl Stat {
                 };
                 variance_s >> (2 * shift)
             }
-            StatOp::Count | StatOp::Sum => unreachable!("returned above"),
         })
     }
 

@@ -264,11 +264,8 @@ fn runtime_array_overflow() {
         r.err,
         "ERROR: Array overflow, check size limit (3) near identifier 'a' at <input>:1:51\n"
     );
-    let r = run_full(
+    let r = run_limited(
         "global s probe begin { for (i = 0; i < 5; i++) s[i] <<< 1 }",
-        &[],
-        &[],
-        0,
         socktap_stap::interp::Limits {
             maxmapentries: 4,
             ..Default::default()

@@ -177,11 +177,8 @@ fn process_context_not_in_the_event_is_read_from_proc() {
 #[test]
 fn maxstringlen_truncates_strings() {
     let s = r#"probe begin { s = "0123456789"; t = s . s; printf("%s %d %s %d\n", t, strlen(t), sprintf("%s!", t), strlen(substr(t, 0, 100))) }"#;
-    let r = run_full(
+    let r = run_limited(
         s,
-        &[],
-        &[],
-        0,
         Limits {
             maxstringlen: 8,
             ..Limits::default()
@@ -270,11 +267,8 @@ fn maxmapentries_bounds_arrays() {
     );
     // -D MAXMAPENTRIES=N changes the bound; `global a[N]` sets one array's.
     let s = "global a, b[2] probe begin { a[1] = 1; a[2] = 2; a[3] = 3 }";
-    let r = run_full(
+    let r = run_limited(
         s,
-        &[],
-        &[],
-        0,
         Limits {
             maxmapentries: 2,
             ..Limits::default()

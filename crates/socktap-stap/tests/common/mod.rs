@@ -72,6 +72,11 @@ pub fn run_full(
     }
 }
 
+/// Runs with no arguments, events or timer ticks, under `limits`.
+pub fn run_limited(script: &str, limits: Limits) -> Run {
+    run_full(script, &[], &[], 0, limits)
+}
+
 /// Runs with no arguments, no timer ticks and the default limits.
 pub fn run(script: &str, events: &[Event]) -> Run {
     run_full(script, &[], events, 0, Limits::default())

@@ -51,7 +51,7 @@ pub struct StapArgs {
     pub arch: Option<String>,
     /// `-g`
     pub guru: bool,
-    /// `--suppress-handler-errors`
+    /// `--suppress-handler-errors` was given (accepted, and ignored).
     pub keep_going: bool,
     /// Options accepted for compatibility that change nothing here.
     pub ignored: Vec<String>,

@@ -28,7 +28,7 @@ pub struct RunConfig {
     pub command: Option<String>,
     /// `-T SECONDS`: end the session after this long.
     pub timeout: Option<Duration>,
-    /// `-D` limits and `--suppress-handler-errors`.
+    /// `-D` limits.
     pub limits: Limits,
     /// socktap's load settings (backend, bpf_loop).
     pub settings: socktap::LoadSettings,

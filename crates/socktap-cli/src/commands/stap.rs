@@ -85,10 +85,7 @@ fn pp_context(a: &StapArgs) -> PpContext {
 }
 
 fn limits(a: &StapArgs) -> Limits {
-    let mut l = Limits {
-        keep_going: a.keep_going,
-        ..Limits::default()
-    };
+    let mut l = Limits::default();
     for (name, value) in &a.defines {
         let n: Option<i64> = value.parse().ok().filter(|&n| n > 0);
         match (name.as_str(), n) {
@@ -191,6 +188,8 @@ fn run(a: &StapArgs) -> anyhow::Result<u8> {
     };
     eprint!("{}", c.warnings);
     if a.verbose > 0 {
+        // socktap has no library scripts: the tapset is built in.
+        eprintln!("Pass 1: parsed user script and 0 library scripts.");
         eprintln!(
             "Pass 2: analyzed script: {} probes, {} functions, {} globals in {}real ms.",
             c.program.handlers.iter().filter(|h| !h.synthetic).count(),

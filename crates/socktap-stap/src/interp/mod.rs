@@ -33,8 +33,6 @@ pub struct Limits {
     pub maxaction: i64,
     /// Call depth (`MAXNESTING`; default from the program).
     pub maxnesting: Option<usize>,
-    /// `--suppress-handler-errors`: a runtime error does not end the session.
-    pub keep_going: bool,
 }
 
 impl Default for Limits {
@@ -44,7 +42,6 @@ impl Default for Limits {
             maxstringlen: 512,
             maxaction: 1000,
             maxnesting: None,
-            keep_going: false,
         }
     }
 }
@@ -385,8 +382,8 @@ impl<'p> Interp<'p> {
         }
     }
 
-    /// Prints a runtime error as stap does and ends the session (unless
-    /// errors are suppressed).
+    /// Prints a runtime error as stap does and ends the session (stap's
+    /// MAXERRORS is 0).
     fn report(&mut self, e: &RtError) {
         self.errors += 1;
         let near = e
@@ -395,9 +392,7 @@ impl<'p> Interp<'p> {
             .unwrap_or_default();
         self.diag
             .extend_from_slice(format!("ERROR: {}{near}\n", e.msg).as_bytes());
-        if !self.limits.keep_going {
-            self.failed = true;
-        }
+        self.failed = true;
     }
 
     /// Counts one action against MAXACTION.

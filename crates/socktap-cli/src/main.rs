@@ -32,11 +32,21 @@ fn print_libbpf(_: libbpf_rs::PrintLevel, msg: String) {
 }
 
 fn main() -> ExitCode {
-    let args = args::Cli::parse();
     // socktap explains load failures itself (the library reads libbpf's
     // messages to do so); libbpf's own words are for SOCKTAP_DEBUG=1.
     let debug = std::env::var_os("SOCKTAP_DEBUG").is_some();
     libbpf_rs::set_print(debug.then_some((libbpf_rs::PrintLevel::Debug, print_libbpf as _)));
+    // Invoked as `stap` (a symlink), socktap is `socktap stap`: stap's
+    // command line, not clap's.
+    let argv: Vec<String> = std::env::args().collect();
+    let invoked_as = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str());
+    if invoked_as == Some("stap") {
+        return commands::stap::main(&argv[1..]);
+    }
+    let args = args::Cli::parse();
     let mut exit_code = ExitCode::SUCCESS;
     let result = match args.command {
         args::Command::List(a) => commands::list::run(&a),
@@ -44,6 +54,7 @@ fn main() -> ExitCode {
         args::Command::Top(a) => commands::top::run(&a),
         args::Command::Stat(a) => commands::stat::run(&a),
         args::Command::Serve(a) => commands::serve::run(&a),
+        args::Command::Stap { args } => return commands::stap::main(&args),
         args::Command::Conformance(a) => commands::conformance::run(&a).map(|ok| {
             if !ok {
                 exit_code = ExitCode::FAILURE;

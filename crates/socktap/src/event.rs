@@ -116,6 +116,16 @@ impl Event {
         }
     }
 
+    /// This event with another command name (at most 15 bytes are kept,
+    /// as the kernel keeps them), for tests and replayed recordings.
+    #[doc(hidden)]
+    pub fn with_comm(mut self, comm: &str) -> Event {
+        self.comm = [0; 16];
+        let n = comm.len().min(15);
+        self.comm[..n].copy_from_slice(&comm.as_bytes()[..n]);
+        self
+    }
+
     /// Decodes one ring-buffer record; `None` if it is not a whole event.
     pub(crate) fn decode(data: &[u8]) -> Option<Event> {
         // The ring buffer gives 8-byte aligned records, but copy anyway so

@@ -32,4 +32,7 @@ pub struct Filter {
     pub ports: Vec<u16>,
     /// Keep only failures: return probes whose result is an error.
     pub failed_only: bool,
+    /// Keep only successes: drop return probes whose result is an error
+    /// (entry probes, which have no result, are kept).
+    pub succeeded_only: bool,
 }

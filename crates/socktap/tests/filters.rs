@@ -145,6 +145,28 @@ fn failed_filter_keeps_only_failures() {
 }
 
 #[test]
+fn succeeded_filter_drops_failures() {
+    if !privileged("succeeded filter") {
+        return;
+    }
+    let mut t = tracer(
+        &[Probe::Send, Probe::Receive],
+        Filter {
+            succeeded_only: true,
+            ..Default::default()
+        },
+    );
+    // A receive on an empty non-blocking socket fails with EAGAIN: dropped.
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_nonblocking(true).unwrap();
+    let mut buf = [0; 8];
+    assert!(s.recv(&mut buf).is_err());
+    traffic();
+    let sizes: Vec<i64> = collect(&mut t).iter().map(|e| e.size).collect();
+    assert_eq!(sizes, vec![11, 11, 22, 22]);
+}
+
+#[test]
 fn an_alias_and_its_member_both_fire() {
     if !privileged("alias fan-out") {
         return;

@@ -49,6 +49,14 @@ pub enum Command {
     /// Print socktap's man page or a command's (roff), or write them all.
     #[command(after_help = MAN_HELP)]
     Man(ManArgs),
+    /// Run a SystemTap script with stap's command line (socktap invoked as
+    /// `stap` is this command); `socktap stap --help` lists the options.
+    #[command(disable_help_flag = true)]
+    Stap {
+        /// stap's options, the script and its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
 }
 
 const TOP_HELP: &str = "\
@@ -381,6 +389,7 @@ impl FilterArgs {
             types: names("-t/--type", &self.types, parse_type)?,
             ports: self.ports.clone(),
             failed_only: self.failed,
+            succeeded_only: false,
         };
         let limits = [
             ("-p/--pid", f.pids.len()),

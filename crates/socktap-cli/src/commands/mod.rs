@@ -6,6 +6,7 @@ pub mod conformance;
 pub mod docs;
 pub mod list;
 pub mod serve;
+pub mod stap;
 pub mod stat;
 pub mod top;
 pub mod trace;

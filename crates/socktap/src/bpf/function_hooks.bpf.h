@@ -45,7 +45,7 @@ static __always_inline int fn_create_exit(int ret)
 
 	if (!call)
 		return 0;
-	if (!(cfg.failed_only && ret >= 0)) {
+	if (!(cfg.failed_only && ret >= 0) && !(cfg.succeeded_only && ret < 0)) {
 		call->ev.probe = PROBE_CREATE_RETURN;
 		call->ev.ts_ns = bpf_ktime_get_ns();
 		call->ev.err = ret;

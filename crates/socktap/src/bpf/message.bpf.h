@@ -27,6 +27,8 @@ static __always_inline bool on_message(struct event *e, struct socket *sock, str
 		return false;
 	if (cfg.failed_only && ret >= 0)
 		return false;
+	if (cfg.succeeded_only && ret < 0)
+		return false;
 	__builtin_memset(e, 0, sizeof(*e));
 	fill_task(e, probe);
 	fill_socket(e, sock, sk, direct);

@@ -147,6 +147,7 @@ struct config {
 	__u32 skip_classify;  /* 1: count every message under sendmsg/recvmsg.return */
 	__u32 wakeup_bytes;  /* wake the reader once this much is pending */
 	__u32 failed_only;
+	__u32 succeeded_only;
 	__u32 skip_peek;
 	__u32 n_pids, n_tids, n_uids, n_comms;
 	__u32 n_families, n_protocols, n_types, n_ports;

@@ -162,6 +162,8 @@ static __always_inline void sys_io_exit(struct inflight_call *call, struct sys_r
 	call->ev.ts_ns = bpf_ktime_get_ns();
 	if (cfg.failed_only && ret >= 0)
 		return;
+	if (cfg.succeeded_only && ret < 0)
+		return;
 	if (row.size_from == SIZE_MMSG && ret >= 0) {
 		/* ret messages went through; each has its own length */
 		struct mmsg_ctx c = { .ev = &call->ev, .vec = call->mmsg_vec };

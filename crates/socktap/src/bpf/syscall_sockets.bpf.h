@@ -52,6 +52,8 @@ static __always_inline void sys_create_exit(struct inflight_call *call, long ret
 	e->size = e->err;
 	if (cfg.failed_only && ret >= 0)
 		return;
+	if (cfg.succeeded_only && ret < 0)
+		return;
 	if (!pair)
 		fds[0] = ret;
 	else if (ret == 0)

@@ -109,6 +109,7 @@ pub(crate) fn write_filter(f: &Filter, cfg: &mut types::config) -> Result<()> {
     }
     cfg.n_comms = f.comms.len() as u32;
     cfg.failed_only = u32::from(f.failed_only);
+    cfg.succeeded_only = u32::from(f.succeeded_only);
     Ok(())
 }
 
@@ -124,6 +125,7 @@ mod tests {
             families: vec![2, 10],
             ports: vec![443],
             failed_only: true,
+            succeeded_only: true,
             ..Default::default()
         };
         let mut cfg = types::config::default();
@@ -134,6 +136,7 @@ mod tests {
         assert_eq!(cfg.n_ports, 1);
         assert_eq!(cfg.ports[0], 443);
         assert_eq!(cfg.failed_only, 1);
+        assert_eq!(cfg.succeeded_only, 1);
         assert_eq!(cfg.n_comms, 1);
         let comm: Vec<u8> = cfg.comms[0].iter().map(|&c| c as u8).collect();
         assert_eq!(&comm[..15], b"a-very-long-com");

@@ -345,6 +345,12 @@ def main():
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--locked", "-p", "socktap-cli", "-p", "socktap-bench"],
                        cwd=ROOT, check=True)
+    if any(c.startswith("floor") for c in CONFIGS) and (not args.no_build or not os.path.exists(FLOOR)):
+        subprocess.run([os.path.join(FLOOR_SRC, "build.sh"), FLOOR], check=True)
+    # bpftrace reads tracepoint formats from tracefs, which a fresh machine
+    # may not have mounted.
+    if not os.path.exists("/sys/kernel/tracing/events"):
+        subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"], check=False)
     results = measure(args)
     start = startup(args)
     rates = max_rate(args)

@@ -269,6 +269,13 @@ class Report:
             if b.rc != 0:
                 self.bad(release, f"socktap list -v exited {b.rc}")
                 kernel_ok = False
+        # `socktap stap -p4` loads and verifies a script's programs: it must pass on every kernel.
+        if (b := blocks.get("stap-p4")) is not None:
+            print(f"   socktap stap -p4: rc={b.rc}")
+            if b.rc != 0:
+                print("   | " + "\n   | ".join(tail(b.lines, 5)))
+                self.bad(release, f"socktap stap -p4 exited {b.rc}")
+                kernel_ok = False
         if (b := blocks.get("dmesg")) is not None:
             (run_dir / "dmesg.txt").write_text("\n".join(b.lines) + "\n")
         for backend in backends:

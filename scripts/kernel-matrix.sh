@@ -309,6 +309,9 @@ write_init() {
 	echo "CMD_TIMEOUT=$CMD_TIMEOUT" >>"$init"
 	for b in $GUEST_ENV; do echo "export $(printf '%q' "$b")" >>"$init"; done
 	echo "run list socktap list -v" >>"$init"
+	# The script runner's pass 4: parse, resolve, load and verify the BPF side
+	# for every socket probe a socktop-like script uses, without running.
+	echo "run stap-p4 socktap stap -p4 -e 'global s, n; probe socket.send, socket.receive { s[pid(), execname(), protocol, family] <<< size } probe socket.create, socket.close { n[name]++ } probe end { foreach ([p, e, pr, f] in s-) printf(\"%d %s %d\\n\", p, e, @sum(s[p, e, pr, f])) }'" >>"$init"
 	for b in $BACKENDS; do
 		if [ "$b" = auto ]; then
 			echo "run conformance-$b socktap conformance --json" >>"$init"

@@ -245,6 +245,7 @@ def report(args, results, start, rates, prof):
     add = lines.append
     add("# socktap benchmarks\n")
     add(f"Machine: {machine()}.  ")
+    add(f"Load average when the run began: {args.load_at_start}; other work on the machine makes every ratio noisier.  ")
     add(f"Command: `{' '.join(['scripts/bench.py'] + sys.argv[1:])}`  ")
     add(f"Workloads: `udp-flood {args.messages} 64` (loopback UDP sendto) and `tcp-rr {args.rounds} 64` "
         f"(loopback TCP request/response); {args.reps} interleaved repetitions, medians.\n")
@@ -351,6 +352,7 @@ def main():
     # may not have mounted.
     if not os.path.exists("/sys/kernel/tracing/events"):
         subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"], check=False)
+    args.load_at_start = open("/proc/loadavg").read().split()[0]
     results = measure(args)
     start = startup(args)
     rates = max_rate(args)

@@ -312,36 +312,30 @@ fn timeout_and_signals_run_end() {
     assert!(o.status.success());
     assert_eq!(text(&o.stdout), "end 1\n");
     assert!(t.elapsed() < Duration::from_secs(3));
-    let child = Command::new(BIN)
-        .args([
-            "stap",
-            "-e",
+    for (script, signal, said) in [
+        (
             "probe timer.s(60) { } probe end { print(\"interrupted\\n\") }",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success());
-    assert_eq!(text(&o.stdout), "interrupted\n");
-    let child = Command::new(BIN)
-        .args([
-            "stap",
-            "-e",
+            libc::SIGINT,
+            "interrupted\n",
+        ),
+        (
             "probe begin { } probe end { print(\"terminated\\n\") }",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success());
-    assert_eq!(text(&o.stdout), "terminated\n");
+            libc::SIGTERM,
+            "terminated\n",
+        ),
+    ] {
+        let child = Command::new(BIN)
+            .args(["stap", "-e", script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success());
+        assert_eq!(text(&o.stdout), said);
+    }
 }
 
 #[test]

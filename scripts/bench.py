@@ -34,6 +34,20 @@ BT_COUNT = ("tracepoint:sock:sock_send_length { @[pid] = count(); } "
 BT_PRINT = ("tracepoint:sock:sock_send_length { printf(\"%d %d %d %d\\n\", pid, tid, args->ret, args->family); } "
             "tracepoint:sock:sock_recv_length { printf(\"%d %d %d %d\\n\", pid, tid, args->ret, args->family); }")
 
+# socktop's handlers and report, cut down: per process, protocol and family,
+# successful sends and receives with their bytes, every second.
+SOCKTOP_LIKE = """
+global tx, rx, cmd
+probe begin { warn("attached") }
+probe socket.send { if (!success) next; tx[pid(), protocol, family] <<< size; cmd[pid()] = execname() }
+probe socket.receive { if (!success) next; rx[pid(), protocol, family] <<< size; cmd[pid()] = execname() }
+probe timer.s(1) {
+  foreach ([p, pr, f] in tx- limit 10)
+    printf("%d %s %d %d\\n", p, cmd[p], @count(tx[p, pr, f]), @sum(tx[p, pr, f]))
+  delete tx; delete rx
+}
+"""
+
 # name -> (argv, how to tell it is attached: a substring of its stderr or
 # stdout; None: the floor's loaders print nothing, give them a second)
 CONFIGS = {
@@ -44,6 +58,8 @@ CONFIGS = {
     "socktap stat": ([SOCKTAP, "stat", "--by", "pid", "--no-hist"], "Tracing"),
     "socktap top --batch": ([SOCKTAP, "top", "--batch", "-i", "1"], "Tracing"),
     "socktap trace --json": ([SOCKTAP, "trace", "--json"], "Tracing"),
+    # socktop's shape under the script runner, beside `top` (issue: same cost as top).
+    "socktap stap (socktop-like)": ([SOCKTAP, "stap", "-e", SOCKTOP_LIKE], "attached"),
     "bpftrace count per pid": (["bpftrace", "-e", BT_COUNT], "Attaching"),
     "bpftrace print per event": (["bpftrace", "-e", BT_PRINT], "Attaching"),
 }

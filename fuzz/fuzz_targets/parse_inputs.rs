@@ -6,17 +6,10 @@
 
 use libfuzzer_sys::fuzz_target;
 
-/// The CLI's usage error, as `crate::UsageError` for the modules below.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
+// The CLI's usage error, as `crate::UsageError` for the modules below.
+#[path = "../../crates/socktap-cli/src/usage.rs"]
+mod usage;
+pub use usage::UsageError;
 
 // The CLI's own parsers, compiled here from their sources (the CLI is a
 // binary crate, with no library to link against).

@@ -8,23 +8,14 @@
 mod args;
 mod commands;
 mod shared;
+mod usage;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-/// A usage error: exit status 2, like clap's own.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
+pub use usage::UsageError;
 
 fn print_libbpf(_: libbpf_rs::PrintLevel, msg: String) {
     // Never a panic on a closed stderr.

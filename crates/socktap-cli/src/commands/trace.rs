@@ -109,8 +109,11 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
     }
     let mut lost = tracer.losses()?;
     drop(tracer);
+    // Lines given up on are counted as unwritten events. A `lost` record
+    // given up with them is counted too, so this can exceed the events
+    // written: never go below zero.
     lost.add(LossReason::Unwritten, out.abandoned());
-    let events = events - out.abandoned();
+    let events = events.saturating_sub(out.abandoned());
     if args.json {
         let rec = serde_json::json!({"record": "summary", "events": events, "lost": lost.total(),
             "lost_by_reason": losses::json(&lost)});

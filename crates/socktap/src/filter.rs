@@ -30,6 +30,10 @@ pub struct Filter {
     pub types: Vec<i32>,
     /// Local or remote ports of INET/INET6 sockets.
     pub ports: Vec<u16>,
+    /// cgroup v2 folders (e.g. `/sys/fs/cgroup/unified/system.slice`): a
+    /// task is kept if its cgroup is one of them or below one, including
+    /// cgroups made after the start.
+    pub cgroups: Vec<std::path::PathBuf>,
     /// Keep only failures: return probes whose result is an error.
     pub failed_only: bool,
     /// Keep only successes: drop return probes whose result is an error

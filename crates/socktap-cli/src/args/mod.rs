@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::shared::containers::Containers;
 use crate::UsageError;
 
 mod values;
@@ -86,6 +87,10 @@ pub struct TopArgs {
     /// Also show network device traffic (net:net_dev_queue, net:netif_receive_skb).
     #[arg(short = 'd', long = "devices")]
     pub devices: bool,
+    /// Show each process's container (its name, else its short id; `-` on
+    /// the host) in a CONTAINER column.
+    #[arg(short = 'C', long = "containers")]
+    pub show_containers: bool,
     /// Print socktop's text report instead of the live view (the default
     /// when stdout is not a terminal).
     #[arg(long)]
@@ -110,7 +115,8 @@ pub struct StatArgs {
     pub backend: BackendArg,
     /// Probes to count, by name or glob (default: socket.send socket.receive).
     pub probes: Vec<String>,
-    /// Keys to group by: probe, pid, comm, uid, cgroup, family, protocol, type, port.
+    /// Keys to group by: probe, pid, comm, uid, cgroup, family, protocol,
+    /// type, port, container, pod, namespace, unit.
     #[arg(long, value_delimiter = ',', default_value = "probe,comm,pid")]
     pub by: Vec<String>,
     #[command(flatten)]
@@ -153,7 +159,8 @@ pub struct ServeArgs {
     /// [default: 127.0.0.1:9745; none with --otlp-endpoint].
     #[arg(long, value_name = "ADDR:PORT", value_parser = values::listen)]
     pub listen: Option<SocketAddr>,
-    /// Labels of the traffic metrics: comm, pid, uid, cgroup, family, protocol, type, port.
+    /// Labels of the traffic metrics: comm, pid, uid, cgroup, family,
+    /// protocol, type, port, container, pod, namespace, unit.
     #[arg(long, value_delimiter = ',', default_value = "comm,family,protocol")]
     pub labels: Vec<String>,
     /// Bound on the label combinations kept (kernel rows); traffic beyond
@@ -264,6 +271,16 @@ pub struct FilterArgs {
     /// Only failures: return probes whose result is an error.
     #[arg(long)]
     pub failed: bool,
+    /// Only tasks in this cgroup v2 folder or below it (a path in the tree,
+    /// e.g. /system.slice/nginx.service, or under the cgroup2 mount);
+    /// decided in the kernel, so cgroups made later below it count too.
+    #[arg(long = "cgroup", value_name = "PATH")]
+    pub cgroups: Vec<String>,
+    /// Only this running container, by name or id (4 or more hex digits of
+    /// it): Docker, Podman, containerd, CRI-O. Several values of --cgroup
+    /// and --container are OR'ed.
+    #[arg(long = "container", value_name = "NAME|ID")]
+    pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -373,8 +390,31 @@ fn uid_of(flag: &str, user: &str) -> anyhow::Result<u32> {
 
 impl FilterArgs {
     /// The kernel-side filter these flags ask for.
-    pub fn to_filter(&self) -> anyhow::Result<socktap::Filter> {
+    /// Whether the filter needs the cgroup tree (`--cgroup`, `--container`).
+    pub fn needs_containers(&self) -> bool {
+        !self.cgroups.is_empty() || !self.containers.is_empty()
+    }
+
+    /// The library's filter. `containers` resolves `--cgroup` and
+    /// `--container`; it is None only when neither is given, or cgroup v2 is
+    /// not mounted.
+    pub fn to_filter(&self, containers: Option<&Containers>) -> anyhow::Result<socktap::Filter> {
         use socktap::tapset::parse::{parse_family, parse_protocol, parse_type};
+        let cgroups = match containers {
+            Some(c) => c.folders(&self.cgroups, &self.containers)?,
+            None if self.needs_containers() => {
+                let flag = if self.cgroups.is_empty() {
+                    "--container"
+                } else {
+                    "--cgroup"
+                };
+                return Err(usage(
+                    flag,
+                    "cgroup v2 is not mounted here (no cgroup2 in /proc/self/mountinfo)",
+                ));
+            }
+            None => Vec::new(),
+        };
         let f = socktap::Filter {
             pids: self.pids.clone(),
             tids: self.tids.clone(),
@@ -388,6 +428,7 @@ impl FilterArgs {
             protocols: names("-P/--protocol", &self.protocols, parse_protocol)?,
             types: names("-t/--type", &self.types, parse_type)?,
             ports: self.ports.clone(),
+            cgroups,
             failed_only: self.failed,
             succeeded_only: false,
         };
@@ -400,6 +441,7 @@ impl FilterArgs {
             ("-P/--protocol", f.protocols.len()),
             ("-t/--type", f.types.len()),
             ("--port", f.ports.len()),
+            ("--cgroup/--container", f.cgroups.len()),
         ];
         for (flag, n) in limits {
             if n > socktap::MAX_VALUES {

@@ -10,6 +10,7 @@ use socktap::aggregate::HIST_BUCKETS;
 use socktap::{Aggregator, Counts, Losses, Probe, RowKey};
 
 use crate::args::StatArgs;
+use crate::shared::containers::Containers;
 use crate::shared::keys::{kernel_keys, Key};
 use crate::shared::{hist, losses, probes, signals, time};
 
@@ -31,6 +32,7 @@ pub fn group(
     probes: &[Probe],
     by: &[Key],
     hist: bool,
+    containers: Option<&Containers>,
 ) -> BTreeMap<Vec<String>, Grouped> {
     let mut out: BTreeMap<Vec<String>, Grouped> = BTreeMap::new();
     let zero = Counts {
@@ -54,7 +56,9 @@ pub fn group(
             vec![None]
         };
         for probe in under {
-            let key: Vec<String> = by.iter().map(|&b| b.value(probe, k)).collect();
+            // Several kernel rows can be one user's row: the cgroups of one
+            // container, or of the host under `-`.
+            let key: Vec<String> = by.iter().map(|&b| b.value(probe, k, containers)).collect();
             out.entry(key)
                 .or_insert_with(|| Grouped {
                     numbers: by.iter().map(|&b| b.number(k)).collect(),
@@ -133,6 +137,10 @@ fn print_json(
                             m.insert(format!("{}_name", b.name()), text.clone().into());
                         }
                     }
+                    // A container key with no value (a host process) is null.
+                    None if b.is_container() && text == "-" => {
+                        m.insert(b.name().to_string(), serde_json::Value::Null);
+                    }
                     None => {
                         m.insert(b.name().to_string(), text.clone().into());
                     }
@@ -162,7 +170,10 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
     // Everything the user gave is checked before any BPF is loaded.
     let probes = probes::chosen(&args.probes)?;
     let by = Key::parse_list("--by", &args.by, &Key::ALL)?;
-    let filter = args.filter.to_filter()?;
+    let containers = (args.filter.needs_containers() || by.iter().any(|k| k.is_container()))
+        .then(Containers::start)
+        .flatten();
+    let filter = args.filter.to_filter(containers.as_ref())?;
     let (every, duration) = (args.interval, args.duration);
     let hist = !args.no_hist;
     let mut agg = Aggregator::builder()
@@ -204,7 +215,7 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
         let now = Instant::now();
         // interval() also frees the kernel rows that were idle, so the
         // row capacity holds what is active, not everything ever seen.
-        let rows = group(&agg.interval()?, &probes, &by, hist);
+        let rows = group(&agg.interval()?, &probes, &by, hist, containers.as_ref());
         let seconds = now.duration_since(last).as_secs_f64();
         last = now;
         let lost = agg.losses()?;
@@ -263,12 +274,12 @@ mod tests {
             },
         );
         let probes = [Probe::Send, Probe::SendmsgReturn];
-        let g = group(&m, &probes, &[Key::Probe, Key::Pid], false);
+        let g = group(&m, &probes, &[Key::Probe, Key::Pid], false, None);
         assert_eq!(g.len(), 2);
         let row = &g[&vec!["socket.send".to_string(), "7".to_string()]];
         assert_eq!(row.counts.count, 2);
         assert_eq!(row.numbers, vec![None, Some(7)]);
-        let g = group(&m, &probes, &[Key::Pid], false);
+        let g = group(&m, &probes, &[Key::Pid], false, None);
         assert_eq!(g.len(), 1);
         assert_eq!(g[&vec!["7".to_string()]].counts.bytes, 20);
     }

@@ -8,6 +8,7 @@ use socktap::coverage::KernelFeatures;
 use socktap::{LossReason, Tracer};
 
 use crate::args::TraceArgs;
+use crate::shared::containers::Containers;
 use crate::shared::output::Output;
 use crate::shared::{events, losses, probes, signals};
 
@@ -18,7 +19,11 @@ const READ_INTERVAL: Duration = Duration::from_millis(10);
 pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
     // Everything the user gave is checked before any BPF is loaded.
     let probes = probes::chosen(&args.probes)?;
-    let filter = args.filter.to_filter()?;
+    // JSON names each event's cgroup and container.
+    let containers = (args.json || args.filter.needs_containers())
+        .then(Containers::start)
+        .flatten();
+    let filter = args.filter.to_filter(containers.as_ref())?;
     let duration = args.duration;
     // Socket flag names come from the running kernel's BTF.
     let features = KernelFeatures::probe();
@@ -39,7 +44,7 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
     );
 
     let offset = tracer.unix_time_ns(0);
-    let mut json = events::JsonWriter::new(&features, offset);
+    let mut json = events::JsonWriter::new(&features, containers.as_ref(), offset);
     let started = Instant::now();
     // Lets go of a stalled reader once stopped, counting what it drops.
     let mut out = Output::new(&stop);

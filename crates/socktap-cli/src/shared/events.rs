@@ -11,6 +11,7 @@ use socktap::tapset::names::{family_display_name, protocol_display_name, type_di
 use socktap::tapset::tables::sock_state_num2str;
 use socktap::{Event, Path};
 
+use super::containers::{Attribution, Containers};
 use super::time::{rfc3339, time_of_day};
 
 /// The text header, matching [`text`]'s columns.
@@ -122,12 +123,29 @@ struct JsonEvent<'a> {
     remote_addr: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     remote_port: Option<u16>,
+    // Where the task runs, when known (absent, not empty, when not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cgroup_path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container_runtime: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pod: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
 }
 
 /// Writes events as JSON lines, reusing what repeats between events so the
 /// per-event cost stays small at hundreds of thousands of events a second.
 pub struct JsonWriter<'k> {
     features: &'k KernelFeatures,
+    /// Names the cgroup, container, pod and unit of each event.
+    containers: Option<&'k Containers>,
     clock_offset_ns: i128,
     /// Names of socket flag sets seen so far: there are only a handful.
     flag_names: HashMap<u64, String>,
@@ -137,9 +155,14 @@ pub struct JsonWriter<'k> {
 }
 
 impl<'k> JsonWriter<'k> {
-    pub fn new(features: &'k KernelFeatures, clock_offset_ns: i128) -> Self {
+    pub fn new(
+        features: &'k KernelFeatures,
+        containers: Option<&'k Containers>,
+        clock_offset_ns: i128,
+    ) -> Self {
         JsonWriter {
             features,
+            containers,
             clock_offset_ns,
             flag_names: HashMap::new(),
             second: (i128::MIN, String::new()),
@@ -171,7 +194,8 @@ impl<'k> JsonWriter<'k> {
                     .as_str(),
             )
         };
-        json(out, &self.time, flags, ev)
+        let place = self.containers.map(|c| c.of(ev.cgroup)).unwrap_or_default();
+        json(out, &self.time, flags, &place, ev)
     }
 }
 
@@ -179,6 +203,7 @@ fn json(
     out: &mut impl Write,
     time: &str,
     flags_name: Option<&str>,
+    place: &Attribution,
     ev: &Event,
 ) -> std::io::Result<()> {
     let is_create = matches!(ev.path, Path::Create | Path::CreateReturn);
@@ -215,6 +240,13 @@ fn json(
         local_port: ev.local.map(|a| a.port()),
         remote_addr: ev.remote.map(|a| a.ip().to_string()),
         remote_port: ev.remote.map(|a| a.port()),
+        cgroup_path: place.cgroup_path.as_deref(),
+        unit: place.place.unit.as_deref(),
+        container_runtime: place.runtime().map(|r| r.name()),
+        container_id: place.container_id(),
+        container_name: place.container_name(),
+        pod: place.pod(),
+        namespace: place.namespace(),
     };
     serde_json::to_writer(&mut *out, &rec)?;
     out.write_all(b"\n")
@@ -227,7 +259,7 @@ mod tests {
     #[test]
     fn json_writer_times_match_rfc3339() {
         let k = KernelFeatures::default();
-        let mut w = JsonWriter::new(&k, 1_795_859_521_000_000_000);
+        let mut w = JsonWriter::new(&k, None, 1_795_859_521_000_000_000);
         for ts in [0u64, 5, 999_999_999, 1_000_000_000, 3_600_123_456_789] {
             let ev = socktap::Event::for_test(ts);
             let mut out = Vec::new();

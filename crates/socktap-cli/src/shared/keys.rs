@@ -1,10 +1,13 @@
 //! The keys traffic can be grouped by: one definition for `stat --by`,
 //! `serve --labels` and the rows of `top`. Each key says which field the
-//! kernel must keep in its rows and how a row's value is shown.
+//! kernel must keep in its rows and how a row's value is shown. The
+//! container keys (container, pod, namespace, unit) are kept by the kernel
+//! as the cgroup id and named in user space.
 
 use socktap::tapset::names::{family_display_name, protocol_display_name, type_display_name};
 use socktap::{Keys, Probe, RowKey};
 
+use crate::shared::containers::{Attribution, Containers};
 use crate::UsageError;
 
 /// A key a user can group by.
@@ -19,11 +22,15 @@ pub enum Key {
     Protocol,
     Type,
     Port,
+    Container,
+    Pod,
+    Namespace,
+    Unit,
 }
 
 impl Key {
     /// Every key, in the order help texts list them.
-    pub const ALL: [Key; 9] = [
+    pub const ALL: [Key; 13] = [
         Key::Probe,
         Key::Pid,
         Key::Comm,
@@ -33,6 +40,10 @@ impl Key {
         Key::Protocol,
         Key::Type,
         Key::Port,
+        Key::Container,
+        Key::Pod,
+        Key::Namespace,
+        Key::Unit,
     ];
 
     /// Its name on the command line, as a column and as a label.
@@ -47,7 +58,16 @@ impl Key {
             Key::Protocol => "protocol",
             Key::Type => "type",
             Key::Port => "port",
+            Key::Container => "container",
+            Key::Pod => "pod",
+            Key::Namespace => "namespace",
+            Key::Unit => "unit",
         }
+    }
+
+    /// Whether the key is named from the cgroup tree and the runtimes.
+    pub fn is_container(self) -> bool {
+        matches!(self, Key::Container | Key::Pod | Key::Namespace | Key::Unit)
     }
 
     /// Parses a comma-separated list given to `flag`, in the user's order,
@@ -74,9 +94,27 @@ impl Key {
     }
 
     /// How a row's value of this key is shown: names where the tapset has
-    /// them. `probe` is the requested probe the row is counted under.
-    pub fn value(self, probe: Option<Probe>, k: &RowKey) -> String {
-        match self {
+    /// them. `probe` is the requested probe the row is counted under. A
+    /// container key with no value (a host process, or a name not known)
+    /// is `-`.
+    pub fn value(
+        self,
+        probe: Option<Probe>,
+        k: &RowKey,
+        containers: Option<&Containers>,
+    ) -> String {
+        self.text(probe, k, containers)
+            .unwrap_or_else(|| "-".to_string())
+    }
+
+    /// The value, None for a container key that has none.
+    pub fn text(
+        self,
+        probe: Option<Probe>,
+        k: &RowKey,
+        containers: Option<&Containers>,
+    ) -> Option<String> {
+        Some(match self {
             Key::Probe => probe.map_or("*", |p| p.name()).to_string(),
             Key::Pid => k.pid.to_string(),
             Key::Comm => k.comm.clone(),
@@ -88,6 +126,20 @@ impl Key {
             }
             Key::Type => type_display_name(i64::from(k.sock_type)).into_owned(),
             Key::Port => k.port.to_string(),
+            Key::Container | Key::Pod | Key::Namespace | Key::Unit => {
+                return self.of(&containers?.of(k.cgroup))
+            }
+        })
+    }
+
+    /// A container key's value from what is known of a cgroup.
+    pub fn of(self, a: &Attribution) -> Option<String> {
+        match self {
+            Key::Container => a.container_key(),
+            Key::Pod => a.pod().map(str::to_string),
+            Key::Namespace => a.namespace().map(str::to_string),
+            Key::Unit => a.place.unit.clone(),
+            _ => None,
         }
     }
 }
@@ -98,6 +150,7 @@ impl Key {
     pub fn number(self, k: &RowKey) -> Option<i64> {
         match self {
             Key::Probe | Key::Comm => None,
+            Key::Container | Key::Pod | Key::Namespace | Key::Unit => None,
             Key::Pid => Some(i64::from(k.pid)),
             Key::Uid => Some(i64::from(k.uid)),
             Key::Cgroup => i64::try_from(k.cgroup).ok(),
@@ -123,7 +176,7 @@ pub fn kernel_keys(keys: &[Key]) -> Keys {
         pid: keys.contains(&Key::Pid),
         uid: keys.contains(&Key::Uid),
         comm: keys.contains(&Key::Comm),
-        cgroup: keys.contains(&Key::Cgroup),
+        cgroup: keys.iter().any(|k| *k == Key::Cgroup || k.is_container()),
         family: keys.contains(&Key::Family) || keys.contains(&Key::Protocol),
         protocol: keys.contains(&Key::Protocol),
         sock_type: keys.contains(&Key::Type),
@@ -175,6 +228,6 @@ mod tests {
             sock_type: 0,
             port: 0,
         };
-        assert_eq!(Key::Protocol.value(None, &row), "UDP");
+        assert_eq!(Key::Protocol.value(None, &row, None), "UDP");
     }
 }

@@ -2,6 +2,7 @@
 //! grouping keys of stat, serve and top, and the formats of events, times,
 //! tables and losses. A command file holds only its own loop.
 
+pub mod containers;
 pub mod events;
 pub mod hist;
 pub mod keys;

@@ -49,6 +49,18 @@ static __always_inline bool comm_wanted(const char *comm)
 	return false;
 }
 
+/* Whether the current task is in one of the filter's cgroups or below it: one helper call per cgroup. */
+static __always_inline bool in_cgroups(void)
+{
+	for (u32 i = 0; i < MAX_FILTER; i++) {
+		if (i >= cfg.n_cgroups)
+			break;
+		if (bpf_current_task_under_cgroup(&cgroup_filter, i) == 1)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Task filters: cheap, so they run before anything is read. The task's
  * ids come from direct loads where the kernel gives a BTF task pointer
@@ -59,6 +71,8 @@ static __always_inline bool pass_task(void)
 	/* one buffer for both ways: the programs' stacks are near their limit */
 	char comm[TASK_COMM_LEN] = {};
 
+	if (cfg.n_cgroups && !in_cgroups())
+		return false;
 	if (!cfg.n_pids && !cfg.n_tids && !cfg.n_uids && !cfg.n_comms)
 		return true;
 	if (HAVE_TASK_BTF) {

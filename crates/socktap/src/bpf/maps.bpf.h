@@ -47,6 +47,19 @@ struct {
 	__type(value, struct agg_hist);
 } hist_zero SEC(".maps");
 
+/*
+ * --cgroup/--container: the cgroup v2 folders whose tasks are kept, with
+ * everything below them. User space puts each folder's descriptor in after
+ * load; bpf_current_task_under_cgroup() checks the hierarchy, so cgroups
+ * made later (a container started after socktap) are matched too.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, MAX_FILTER);
+	__type(key, u32);
+	__type(value, u32);
+} cgroup_filter SEC(".maps");
+
 /* Network devices (socktop -d), keyed by ifindex. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);

@@ -151,6 +151,7 @@ struct config {
 	__u32 skip_peek;
 	__u32 n_pids, n_tids, n_uids, n_comms;
 	__u32 n_families, n_protocols, n_types, n_ports;
+	__u32 n_cgroups;     /* entries of the cgroup_filter map in use */
 	__u32 pids[MAX_FILTER];
 	__u32 tids[MAX_FILTER];
 	__u32 uids[MAX_FILTER];

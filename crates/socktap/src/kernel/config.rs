@@ -108,6 +108,15 @@ pub(crate) fn write_filter(f: &Filter, cfg: &mut types::config) -> Result<()> {
         }
     }
     cfg.n_comms = f.comms.len() as u32;
+    if f.cgroups.len() > MAX_VALUES {
+        return Err(Error::TooManyFilters {
+            kind: "cgroup",
+            count: f.cgroups.len(),
+            max: MAX_VALUES,
+        });
+    }
+    // The folders themselves go into the cgroup_filter map after load.
+    cfg.n_cgroups = f.cgroups.len() as u32;
     cfg.failed_only = u32::from(f.failed_only);
     cfg.succeeded_only = u32::from(f.succeeded_only);
     Ok(())

@@ -6,9 +6,10 @@
 //! [`Aggregator`](crate::Aggregator).
 
 use std::mem::MaybeUninit;
+use std::os::fd::AsRawFd;
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use libbpf_rs::{Link, OpenObject};
+use libbpf_rs::{Link, MapCore, OpenObject};
 
 use super::config::{self, Options};
 use super::features::{
@@ -350,6 +351,7 @@ fn try_load(o: &Options<'_>, attempt: &Attempt) -> std::result::Result<Loaded, F
             });
         }
     };
+    fill_cgroup_filter(&skel, &o.filter.cgroups).map_err(fatal)?;
     let mut links = Vec::new();
     for prog in skel.object().progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
@@ -373,6 +375,27 @@ fn try_load(o: &Options<'_>, attempt: &Attempt) -> std::result::Result<Loaded, F
         _storage: storage,
         plan,
     })
+}
+
+/// Puts the filter's cgroup folders into `cgroup_filter`, by descriptor;
+/// the map keeps its own reference, so the folders are closed after.
+fn fill_cgroup_filter(skel: &SocktapSkel<'_>, cgroups: &[std::path::PathBuf]) -> Result<()> {
+    for (i, path) in cgroups.iter().enumerate() {
+        let dir = std::fs::File::open(path).map_err(|source| Error::Io {
+            what: format!("opening the cgroup {}", path.display()),
+            source,
+        })?;
+        let fd = dir.as_raw_fd() as u32;
+        skel.maps
+            .cgroup_filter
+            .update(
+                &(i as u32).to_ne_bytes(),
+                &fd.to_ne_bytes(),
+                libbpf_rs::MapFlags::ANY,
+            )
+            .map_err(|e| Error::bpf(format!("filtering by the cgroup {}", path.display()), e))?;
+    }
+    Ok(())
 }
 
 /// Which mechanism serves each role on this kernel, found by loading and

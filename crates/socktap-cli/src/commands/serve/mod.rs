@@ -23,6 +23,7 @@ use anyhow::Context;
 use socktap::{Aggregator, Probe};
 
 use crate::args::ServeArgs;
+use crate::shared::containers::Containers;
 use crate::shared::keys::{kernel_keys, Key};
 use crate::shared::{losses, signals};
 use exposition::Exposition;
@@ -33,7 +34,11 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:9745";
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let labels = Key::parse_list("--labels", &args.labels, label_keys())?;
-    let filter = args.filter.to_filter()?;
+    let containers = (args.filter.needs_containers() || labels.iter().any(|k| k.is_container()))
+        .then(Containers::start)
+        .flatten()
+        .map(Arc::new);
+    let filter = args.filter.to_filter(containers.as_deref())?;
     let otlp_interval = args.otlp_interval()?;
     // With OTLP, a listener only when asked for; without, always.
     let listen = match (args.listen, &args.otlp_endpoint) {
@@ -60,7 +65,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .load_settings(args.backend.settings())
         .start()?;
     let backend = agg.plan().to_string();
-    let table = Arc::new(Mutex::new(Table::new(labels, args.series_ttl)));
+    let table = Arc::new(Mutex::new(
+        Table::new(labels, args.series_ttl).with_containers(containers),
+    ));
     let push = args
         .otlp_endpoint
         .as_ref()

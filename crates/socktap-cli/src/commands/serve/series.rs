@@ -3,10 +3,12 @@
 //! exposition and the OTLP push, so the two always say the same.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socktap::{Counts, Losses, Probe, RowKey};
 
+use crate::shared::containers::Containers;
 use crate::shared::keys::Key;
 
 /// A series' labels, in the user's `--labels` order: (name, value).
@@ -19,10 +21,15 @@ pub fn label_keys() -> &'static [Key] {
 }
 
 /// A row's labels: names wherever the tapset has a name (`UDP`, `INET`).
-pub fn label_values(labels: &[Key], k: &RowKey) -> Labels {
+/// A container label with no value (a host process) is empty, which
+/// Prometheus reads as no label.
+pub fn label_values(labels: &[Key], k: &RowKey, containers: Option<&Containers>) -> Labels {
     labels
         .iter()
-        .map(|l| (l.name().to_string(), l.value(None, k)))
+        .map(|l| {
+            let value = l.text(None, k, containers).unwrap_or_default();
+            (l.name().to_string(), value)
+        })
         .collect()
 }
 
@@ -131,6 +138,8 @@ pub struct Table {
     seen: HashMap<RowKey, Counts>,
     expired: u64,
     losses: Losses,
+    /// Names the container labels.
+    containers: Option<Arc<Containers>>,
 }
 
 impl Table {
@@ -142,7 +151,14 @@ impl Table {
             seen: HashMap::new(),
             expired: 0,
             losses: Losses::default(),
+            containers: None,
         }
+    }
+
+    /// Names container, pod, namespace and unit labels through `containers`.
+    pub fn with_containers(mut self, containers: Option<Arc<Containers>>) -> Table {
+        self.containers = containers;
+        self
     }
 
     /// Brings the series up to the kernel's running totals (`rows`) and the
@@ -160,7 +176,7 @@ impl Table {
             // A row removed and re-created in the kernel starts again from
             // 0; counters never go down, so a drop counts as no growth.
             let grew = |f: fn(&Counts) -> u64| f(counts) - before.map_or(0, f).min(f(counts));
-            let labels = label_values(&self.labels, k);
+            let labels = label_values(&self.labels, k, self.containers.as_deref());
             let series = self.series.entry(labels).or_insert(Series {
                 send: None,
                 receive: None,
@@ -191,10 +207,11 @@ impl Table {
         self.expired += (before - self.series.len()) as u64;
         let labels = &self.labels;
         let series = &self.series;
+        let containers = self.containers.as_deref();
         let idle: Vec<RowKey> = self
             .seen
             .keys()
-            .filter(|k| !series.contains_key(&label_values(labels, k)))
+            .filter(|k| !series.contains_key(&label_values(labels, k, containers)))
             .cloned()
             .collect();
         for k in &idle {
@@ -247,6 +264,7 @@ mod tests {
         let l = label_values(
             &[Key::Comm, Key::Family, Key::Protocol],
             &key(Path::SendmsgReturn, "curl"),
+            None,
         );
         let l: Vec<(&str, &str)> = l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(

@@ -18,6 +18,7 @@ use socktap::{Aggregator, Losses};
 
 use super::report::{proc_rows, sort_rows, ProcRow, SortBy};
 use crate::args::TopArgs;
+use crate::shared::containers::Containers;
 use crate::shared::time;
 
 /// What the live view shows and how.
@@ -34,6 +35,7 @@ struct View {
     every: Duration,
     top: usize,
     show_devices: bool,
+    show_containers: bool,
 }
 
 /// Runs the live view until q, a signal or -c; returns how many intervals it showed.
@@ -42,6 +44,7 @@ pub fn run(
     every: Duration,
     agg: &mut Aggregator,
     stop: &AtomicBool,
+    containers: Option<&Containers>,
 ) -> anyhow::Result<u64> {
     // try_init installs a panic hook that restores the terminal, so a bug
     // never leaves the user's shell in raw mode.
@@ -59,8 +62,9 @@ pub fn run(
         every,
         top: args.rows,
         show_devices: args.devices,
+        show_containers: containers.is_some(),
     };
-    let result = live_loop(args, agg, stop, &mut terminal, &mut v);
+    let result = live_loop(args, agg, stop, containers, &mut terminal, &mut v);
     // Restored before any error is printed, or it would land in the raw screen.
     ratatui::restore();
     result.map(|()| v.reports)
@@ -70,6 +74,7 @@ fn live_loop(
     args: &TopArgs,
     agg: &mut Aggregator,
     stop: &AtomicBool,
+    containers: Option<&Containers>,
     terminal: &mut ratatui::DefaultTerminal,
     v: &mut View,
 ) -> anyhow::Result<()> {
@@ -128,7 +133,7 @@ fn live_loop(
             next += v.every;
             // Each report covers one interval, paused or not: a pause
             // freezes the screen, not the counting.
-            let mut rows = proc_rows(&agg.interval()?);
+            let mut rows = proc_rows(&agg.interval()?, containers);
             let devices = if v.show_devices {
                 agg.devices_interval()?
             } else {
@@ -217,27 +222,33 @@ fn draw(f: &mut Frame, v: &View) {
                 family_display_name(i64::from(r.family)).into_owned(),
                 r.comm.clone(),
             ];
-            Row::new(numbers.map(|n| n.to_string()).into_iter().chain(names))
+            let container = v
+                .show_containers
+                .then(|| r.container.clone().unwrap_or_else(|| "-".into()));
+            Row::new(
+                numbers
+                    .map(|n| n.to_string())
+                    .into_iter()
+                    .chain(names)
+                    .chain(container),
+            )
         })
         .collect();
-    f.render_widget(
-        table(
-            " PROCESSES ",
-            &[
-                ("PID", 7),
-                ("UID", 6),
-                ("#SEND", 8),
-                ("#RECV", 8),
-                ("SEND_KB", 9),
-                ("RECV_KB", 9),
-                ("PROT", 8),
-                ("FAMILY", 9),
-                ("COMMAND", 15),
-            ],
-            rows,
-        ),
-        procs,
-    );
+    let mut columns = vec![
+        ("PID", 7),
+        ("UID", 6),
+        ("#SEND", 8),
+        ("#RECV", 8),
+        ("SEND_KB", 9),
+        ("RECV_KB", 9),
+        ("PROT", 8),
+        ("FAMILY", 9),
+        ("COMMAND", 15),
+    ];
+    if v.show_containers {
+        columns.push(("CONTAINER", 20));
+    }
+    f.render_widget(table(" PROCESSES ", &columns, rows), procs);
     if v.show_devices {
         let rows: Vec<Row> = v
             .devices

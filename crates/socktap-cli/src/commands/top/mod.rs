@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use socktap::{Aggregator, Probe};
 
 use crate::args::TopArgs;
+use crate::shared::containers::Containers;
 use crate::shared::keys::{kernel_keys, Key};
 use crate::shared::{losses, signals, time};
 use crate::UsageError;
@@ -20,6 +21,15 @@ use report::{proc_rows, socktop_report};
 /// socktop's columns: the kernel keeps these fields in its rows.
 const KEYS: [Key; 5] = [Key::Pid, Key::Uid, Key::Comm, Key::Family, Key::Protocol];
 
+/// The kernel's keys: socktop's, and the cgroup for -C's container column.
+fn keys(args: &TopArgs) -> Vec<Key> {
+    let mut keys = KEYS.to_vec();
+    if args.show_containers {
+        keys.push(Key::Container);
+    }
+    keys
+}
+
 /// socktop's default is 5 s; the live view refreshes every second.
 fn interval(args: &TopArgs, batch: bool) -> Duration {
     let default = Duration::from_secs(if batch { 5 } else { 1 });
@@ -27,17 +37,17 @@ fn interval(args: &TopArgs, batch: bool) -> Duration {
 }
 
 /// Loads the counting programs, after every flag is checked.
-fn start(args: &TopArgs) -> anyhow::Result<Aggregator> {
+fn start(args: &TopArgs, containers: Option<&Containers>) -> anyhow::Result<Aggregator> {
     if args.filter.failed {
         return Err(
             UsageError("--failed: top counts successful calls, as socktop does".into()).into(),
         );
     }
-    let filter = args.filter.to_filter()?;
+    let filter = args.filter.to_filter(containers)?;
     Ok(Aggregator::builder()
         .probes(&Probe::DEFAULT)
         .filter(filter)
-        .keys(kernel_keys(&KEYS))
+        .keys(kernel_keys(&keys(args)))
         .capacity(args.capacity)
         .devices(args.devices)
         .load_settings(args.backend.settings())
@@ -49,12 +59,19 @@ pub fn run(args: &TopArgs) -> anyhow::Result<()> {
     // a live view would write escape codes into a file.
     let batch = args.batch || args.json || !std::io::stdout().is_terminal();
     let every = interval(args, batch);
-    let mut agg = start(args)?;
+    let containers = (args.show_containers || args.filter.needs_containers())
+        .then(Containers::start)
+        .flatten();
+    let mut agg = start(args, containers.as_ref())?;
     let stop = signals::stop_flag()?;
+    let shown = args
+        .show_containers
+        .then_some(containers.as_ref())
+        .flatten();
     let reports = if batch {
-        run_batch(args, every, &mut agg, &stop)?
+        run_batch(args, every, &mut agg, &stop, shown)?
     } else {
-        live::run(args, every, &mut agg, &stop)?
+        live::run(args, every, &mut agg, &stop, shown)?
     };
     crate::shared::say::note!(
         "socktap: {reports} reports, {}",
@@ -70,6 +87,7 @@ fn run_batch(
     every: Duration,
     agg: &mut Aggregator,
     stop: &AtomicBool,
+    containers: Option<&Containers>,
 ) -> anyhow::Result<u64> {
     crate::shared::say::note!(
         "Tracing socket.send, socket.receive; a report every {} s. Ctrl-C to end.",
@@ -85,7 +103,7 @@ fn run_batch(
         }
         // From the schedule, not from now: reports don't drift.
         next += every;
-        let rows = proc_rows(&agg.interval()?);
+        let rows = proc_rows(&agg.interval()?, containers);
         let devices = if args.devices {
             Some(agg.devices_interval()?)
         } else {
@@ -93,9 +111,24 @@ fn run_batch(
         };
         let report = if args.json {
             let lost = agg.losses()?;
-            report::json(&rows, devices.as_deref(), args.rows, every, &lost).to_string() + "\n"
+            report::json(
+                &rows,
+                devices.as_deref(),
+                args.rows,
+                every,
+                &lost,
+                args.show_containers,
+            )
+            .to_string()
+                + "\n"
         } else {
-            socktop_report(&time::ctime_now(), &rows, devices.as_deref(), args.rows)
+            socktop_report(
+                &time::ctime_now(),
+                &rows,
+                devices.as_deref(),
+                args.rows,
+                args.show_containers,
+            )
         };
         match out.write_all(report.as_bytes()).and_then(|()| out.flush()) {
             Ok(()) => {}

@@ -7,6 +7,9 @@ use socktap::aggregate::Device;
 use socktap::tapset::tables::{sock_fam_num2str, sock_prot_num2str};
 use socktap::{Counts, Probe, RowKey};
 
+use crate::shared::containers::Containers;
+use crate::shared::keys::Key;
+
 /// One row of socktop's PROCESSES section.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcRow {
@@ -19,6 +22,9 @@ pub struct ProcRow {
     pub recvs: u64,
     pub send_bytes: u64,
     pub recv_bytes: u64,
+    /// With -C: the process's container (name, else short id); None for
+    /// a host process.
+    pub container: Option<String>,
 }
 
 impl ProcRow {
@@ -30,7 +36,7 @@ impl ProcRow {
 /// Folds kernel rows (keyed by path, pid, uid, comm, family, protocol)
 /// into socktop rows. As socktop does, only successful calls count, and a
 /// 0-byte success counts as an operation without bytes.
-pub fn proc_rows(rows: &HashMap<RowKey, Counts>) -> Vec<ProcRow> {
+pub fn proc_rows(rows: &HashMap<RowKey, Counts>, containers: Option<&Containers>) -> Vec<ProcRow> {
     let mut by: HashMap<(u32, i32, i32), ProcRow> = HashMap::new();
     for (k, c) in rows {
         let send = Probe::Send.paths().contains(&k.path);
@@ -46,6 +52,7 @@ pub fn proc_rows(rows: &HashMap<RowKey, Counts>) -> Vec<ProcRow> {
                 comm: k.comm.clone(),
                 protocol: k.protocol,
                 family: k.family,
+                container: Key::Container.text(None, k, containers),
                 ..Default::default()
             });
         // Bytes count successes only (the kernel adds no bytes for errors).
@@ -119,6 +126,7 @@ pub fn socktop_report(
     rows: &[ProcRow],
     devices: Option<&[Device]>,
     top: usize,
+    show_containers: bool,
 ) -> String {
     let mut s = String::new();
     s.push_str(&format!("{} {} {}\n", "=".repeat(23), time, "=".repeat(24)));
@@ -130,7 +138,7 @@ pub fn socktop_report(
     // One format for the header and the rows of each section: socktop's widths.
     macro_rules! process_line {
         ($($col:expr),*) => {
-            format!("{:<5} {:<5} {:>7} {:>7} {:>7} {:>7} {:<4} {:<8} {:<15}\n", $($col),*)
+            format!("{:<5} {:<5} {:>7} {:>7} {:>7} {:>7} {:<4} {:<8} {:<15}", $($col),*)
         };
     }
     macro_rules! device_line {
@@ -138,9 +146,18 @@ pub fn socktop_report(
             format!("{:<7} {:>13} {:>13} {:>15} {:>15}\n", $($col),*)
         };
     }
+    // -C adds a last column; without it the report is socktop's, byte for byte.
+    let container_col = |c: Option<&str>| {
+        if show_containers {
+            format!(" {}\n", c.unwrap_or("-"))
+        } else {
+            "\n".to_string()
+        }
+    };
     s.push_str(&process_line!(
         "PID", "UID", "#SEND", "#RECV", "SEND_KB", "RECV_KB", "PROT", "FAMILY", "COMMAND"
     ));
+    s.push_str(&container_col(Some("CONTAINER")));
     for r in rows.iter().take(top) {
         s.push_str(&process_line!(
             r.pid,
@@ -153,6 +170,7 @@ pub fn socktop_report(
             sock_fam_num2str(i64::from(r.family)),
             r.comm
         ));
+        s.push_str(&container_col(r.container.as_deref()));
     }
     if let Some(devs) = devices {
         s.push_str(&format!("{} DEVICES {}\n", "-".repeat(32), "-".repeat(32)));
@@ -180,13 +198,14 @@ pub fn json(
     top: usize,
     every: std::time::Duration,
     lost: &socktap::Losses,
+    show_containers: bool,
 ) -> serde_json::Value {
     use socktap::tapset::names::{family_display_name, protocol_display_name};
     let processes: Vec<serde_json::Value> = rows
         .iter()
         .take(top)
         .map(|r| {
-            serde_json::json!({
+            let mut p = serde_json::json!({
                 "pid": r.pid,
                 "uid": r.uid,
                 "comm": r.comm,
@@ -198,7 +217,11 @@ pub fn json(
                 "receives": r.recvs,
                 "send_bytes": r.send_bytes,
                 "receive_bytes": r.recv_bytes,
-            })
+            });
+            if show_containers {
+                p["container"] = r.container.clone().into();
+            }
+            p
         })
         .collect();
     let mut rec = serde_json::json!({
@@ -250,7 +273,7 @@ mod tests {
         m.insert(key(Path::RecvmsgReturn, 1, 17), counts(2, 2048, 0));
         m.insert(key(Path::ReadvReturn, 2, 6), counts(1, 9000, 0));
         m.insert(key(Path::Sendmsg, 2, 6), counts(5, 5, 0)); // entries don't count
-        let rows = proc_rows(&m);
+        let rows = proc_rows(&m, None);
         assert_eq!(rows.len(), 2);
         assert_eq!(
             (rows[0].pid, rows[0].recvs, rows[0].recv_bytes),
@@ -279,6 +302,7 @@ mod tests {
             recvs: 2,
             send_bytes: 3100,
             recv_bytes: 2048,
+            container: None,
         }];
         let devs = vec![Device {
             name: "lo".into(),
@@ -287,7 +311,7 @@ mod tests {
             tx_bytes: 4096,
             rx_bytes: 4096,
         }];
-        let r = socktop_report("Mon Jan 29 12:27:24 2007", &rows, Some(&devs), 10);
+        let r = socktop_report("Mon Jan 29 12:27:24 2007", &rows, Some(&devs), 10, false);
         let expected = "\
 ======================= Mon Jan 29 12:27:24 2007 ========================
 ------------------------------- PROCESSES -------------------------------

@@ -17,6 +17,7 @@ packages=(
 	systemd prometheus   # systemd-analyze and promtool check deploy/ in a test
 	python3-yaml         # parses the Kubernetes manifest in a test
 	podman runc          # builds and runs the container image in a test
+	busybox-static       # the one program in the test containers (tests/containers.rs)
 	dpkg-dev binutils    # dpkg-shlibdeps and strip for scripts/package-deb.sh
 )
 missing=()

@@ -100,7 +100,7 @@ impl Container {
 
     /// `nc` in the container sends PAYLOAD to the port SENDS times.
     fn send(&self, port: u16) {
-        let rounds = vec!["x"; SENDS].join(" ");
+        let rounds = ["x"; SENDS].join(" ");
         let script =
             format!("for i in {rounds}; do printf {PAYLOAD} | nc 127.0.0.1 {port} || exit 1; done");
         run(podman(&["exec", &self.name, "sh", "-c", &script]));

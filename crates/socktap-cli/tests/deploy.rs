@@ -696,9 +696,10 @@ fn the_kubernetes_manifest_runs_serve_on_every_node_with_least_privilege() {
     assert_eq!(sc["readOnlyRootFilesystem"], true);
     assert_eq!(sc["allowPrivilegeEscalation"], false);
 
-    // The host's BTF and cgroup filesystem, read-only.
+    // The host's BTF, cgroup filesystem and the kubelet's log links (the
+    // names of pods and containers), read-only.
     let volumes = spec["volumes"].as_array().expect("volumes");
-    for host_path in ["/sys/kernel/btf", "/sys/fs/cgroup"] {
+    for host_path in ["/sys/kernel/btf", "/sys/fs/cgroup", "/var/log/containers"] {
         let v = volumes
             .iter()
             .find(|v| v["hostPath"]["path"] == host_path)

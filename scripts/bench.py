@@ -56,6 +56,12 @@ CONFIGS = {
     "floor: per-CPU hash by pid": ([os.path.join(FLOOR, "loader"), "perpid"], None),
     "floor: every field into a ring buffer": ([os.path.join(FLOOR, "ringloader")], None),
     "socktap stat": ([SOCKTAP, "stat", "--by", "pid", "--no-hist"], "Tracing"),
+    # Containers cost nothing per message unless asked for: keyed by
+    # container the kernel keeps the cgroup id (one direct load); filtered
+    # by cgroup it makes one helper call per message (issue: at most one
+    # map lookup).
+    "socktap stat --by container": ([SOCKTAP, "stat", "--by", "container", "--no-hist"], "Tracing"),
+    "socktap stat --cgroup /": ([SOCKTAP, "stat", "--by", "pid", "--no-hist", "--cgroup", "/"], "Tracing"),
     "socktap top --batch": ([SOCKTAP, "top", "--batch", "-i", "1"], "Tracing"),
     "socktap trace --json": ([SOCKTAP, "trace", "--json"], "Tracing"),
     # socktop's shape under the script runner, beside `top` (issue: same cost as top).

@@ -247,6 +247,119 @@ def bpf_profile(args):
     return out
 
 
+def cpu_ns(pid):
+    """CPU time of every thread of a process so far, in ns (schedstat)."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+    except OSError:
+        pass
+    return total
+
+
+def raise_nofile():
+    """The 10,000-socket flood needs more descriptors than the usual 1,024."""
+    import resource
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def scale(args):
+    """How the cost grows: two floods at once (one per CPU), 10,000 keys,
+    and the ring buffer's size."""
+    out = {"two": {}, "keys": [], "ring": []}
+    half = str(args.messages // 2)
+    two = ["none", "floor: every field into a ring buffer", "socktap stat", "socktap top --batch",
+           "socktap trace --json"]
+    two = [c for c in two if c in CONFIGS]
+    for c in two:
+        out["two"][c] = {"secs": [], "lost": []}
+    for rep in range(args.reps):
+        for c in two[rep % len(two):] + two[:rep % len(two)]:
+            proc = start_tracer(c) if CONFIGS[c] else None
+            floods = [subprocess.Popen([UDP, half, "64"], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+            secs = max(json.loads(f.communicate()[0])["seconds"] for f in floods)
+            out["two"][c]["secs"].append(secs)
+            if proc:
+                _, err = stop_tracer(proc)
+                _, lost = summary_counts(err)
+                if lost is not None:
+                    out["two"][c]["lost"].append(lost)
+            print(f"two floods: {c}: {secs:.3f} s", file=sys.stderr)
+
+    # 10,000 keys: stat --by port over one sending socket and over 10,000,
+    # reporting every second. The program's cost per message from the
+    # kernel's statistics; the reader's CPU time per report from schedstat.
+    if "socktap stat" in CONFIGS:
+        subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=True)
+        try:
+            for sockets in (1, args.keys):
+                argv = [SOCKTAP, "stat", "--by", "port", "--no-hist", "-i", "1",
+                        "--capacity", str(2 * args.keys)]
+                proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                wait_for(proc, [proc.stderr], "Tracing")
+                cpu0, t0 = cpu_ns(proc.pid), time.monotonic()
+                flood = subprocess.run([UDP, str(args.profile_messages), "64", "0", str(sockets)],
+                                       check=True, capture_output=True, text=True, preexec_fn=raise_nofile)
+                # Let it print a few reports with all rows present.
+                time.sleep(3.2)
+                cpu1, t1 = cpu_ns(proc.pid), time.monotonic()
+                progs = json.loads(subprocess.run(["bpftool", "prog", "show", "-j"], check=True,
+                                                  capture_output=True, text=True).stdout)
+                stop_tracer(proc)
+                runs = [p for p in progs if p.get("name", "").startswith("sock_send_len")
+                        and p.get("run_cnt", 0) >= args.profile_messages]
+                ns = None
+                if runs:
+                    p = max(runs, key=lambda p: p["run_cnt"])
+                    ns = p["run_time_ns"] / p["run_cnt"]
+                reports = max(1, int(t1 - t0))
+                row = (sockets, ns, (cpu1 - cpu0) / reports / 1e6, json.loads(flood.stdout)["seconds"])
+                out["keys"].append(row)
+                print(f"keys {sockets}: {row}", file=sys.stderr)
+        finally:
+            subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=0"], check=False)
+
+        # serve with as many series: the time one scrape takes.
+        for sockets in (1, args.keys):
+            proc = subprocess.Popen([SOCKTAP, "serve", "--listen", "127.0.0.1:0", "--labels", "port",
+                                     "--max-series", str(2 * args.keys)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            seen = wait_for(proc, [proc.stderr], "/metrics")
+            url = next(w for w in seen.decode(errors="replace").split() if w.startswith("http") and "/metrics" in w)
+            subprocess.run([UDP, str(args.keys * 4), "64", "0", str(sockets)], check=True,
+                           capture_output=True, preexec_fn=raise_nofile)
+            times, size = [], 0
+            for _ in range(5):
+                t0 = time.monotonic()
+                body = subprocess.run(["curl", "-sf", url], check=True, capture_output=True).stdout
+                times.append(time.monotonic() - t0)
+                size = len(body)
+            stop_tracer(proc)
+            out.setdefault("scrape", []).append((sockets, statistics.median(times) * 1000, size))
+            print(f"scrape {sockets}: {out['scrape'][-1]}", file=sys.stderr)
+
+    # The ring buffer's size: trace --json's slowdown and loss.
+    if "socktap trace --json" in CONFIGS:
+        base = []
+        for kib in args.ring_kib:
+            for rep in range(args.reps):
+                if len(base) < args.reps:
+                    base.append(run_workload([UDP, str(args.messages), "64"])["seconds"])
+                proc = subprocess.Popen([SOCKTAP, "trace", "--json", "--buffer-kib", str(kib)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                wait_for(proc, [proc.stderr], "Tracing")
+                secs = run_workload([UDP, str(args.messages), "64"])["seconds"]
+                _, err = stop_tracer(proc)
+                ev, lost = summary_counts(err)
+                out["ring"].append((kib, secs, ev, lost))
+                print(f"ring {kib} KiB: {secs:.3f} s, lost {lost}", file=sys.stderr)
+        out["ring_base"] = statistics.median(base)
+    return out
+
+
 def machine():
     cpu = "unknown"
     with open("/proc/cpuinfo") as f:
@@ -260,7 +373,7 @@ def machine():
     return f"{os.cpu_count()} CPUs ({cpu}), {mem} MiB, Linux {platform.release()}, {bt}"
 
 
-def report(args, results, start, rates, prof):
+def report(args, results, start, rates, prof, sc):
     med = lambda xs: statistics.median(xs) if xs else None
     base = {wl: med(results["none"][wl]) for wl in ("udp", "tcp")}
     lines = []
@@ -305,6 +418,45 @@ def report(args, results, start, rates, prof):
     for c, ns in prof.items():
         add(f"| {c} | {ns:,.0f} | {1 + ns / base_ns:.3f} |")
     add("")
+    add("## Scale\n")
+    add(f"Two floods at once, one per CPU, each of {args.messages // 2:,} messages (time of the slower; "
+        f"the ring buffer and the per-CPU maps are shared by both):\n")
+    add("| configuration | slowdown, two floods | lost |")
+    add("|---|---|---|")
+    two_base = med(sc["two"].get("none", {}).get("secs", []))
+    for c, r in sc["two"].items():
+        if c == "none" or not r["secs"]:
+            continue
+        lost = max(r["lost"]) if r["lost"] else "-"
+        add(f"| {c} | {med(r['secs']) / two_base:.3f} | {lost} |")
+    add("")
+    if sc["keys"]:
+        add(f"`socktap stat --by port -i 1` while one socket or {args.keys:,} sockets (as many keys) send "
+            f"{args.profile_messages:,} messages: the program's cost per message, and the reader's CPU time "
+            f"per report (all rows read and printed):\n")
+        add("| keys | ns per message (program) | reader ms per report |")
+        add("|---|---|---|")
+        for keys, ns, ms, _ in sc["keys"]:
+            add(f"| {keys:,} | {ns:,.0f} | {ms:.2f} |" if ns else f"| {keys:,} | - | {ms:.2f} |")
+        add("")
+    if sc.get("scrape"):
+        add("`socktap serve --labels port`, one scrape of `/metrics` (median of 5):\n")
+        add("| series | scrape time | body |")
+        add("|---|---|---|")
+        for keys, ms, size in sc["scrape"]:
+            add(f"| {keys:,} | {ms:.1f} ms | {size / 1024:,.0f} KiB |")
+        add("")
+    if sc["ring"]:
+        add(f"`socktap trace --json > /dev/null` by ring buffer size, UDP flood of {args.messages:,} "
+            f"(slowdown against the median of {args.reps} runs without a tracer):\n")
+        add("| ring buffer | slowdown | events | lost |")
+        add("|---|---|---|---|")
+        for kib in args.ring_kib:
+            rows = [r for r in sc["ring"] if r[0] == kib]
+            secs = med([r[1] for r in rows])
+            add(f"| {kib:,} KiB | {secs / sc['ring_base']:.3f} | {min(r[2] for r in rows)} | "
+                f"{max(r[3] for r in rows)} |")
+        add("")
     add("## Start-up: from starting the tracer to its first event of a steady 1,000/s sender\n")
     add("| tracer | median | target |")
     add("|---|---|---|")
@@ -338,6 +490,15 @@ def report(args, results, start, rates, prof):
             f"new series costs one map insert, once; the reader's cost per interval grows with the number of "
             f"rows it reads, on another core. Tracing adds the reader's JSON formatting on another core, "
             f"which bounds the sustained rate (the paced-rate table).")
+    if sc["keys"] and len(sc["keys"]) == 2:
+        (k1, ns1, ms1, _), (kn, nsn, msn, _) = sc["keys"]
+        per_row_us = (msn - ms1) * 1000 / (kn - k1)
+        add("")
+        add(f"Measured here: per message, {ns1:,.0f} ns of program with one key and "
+            f"{nsn:,.0f} ns with {kn:,} (a larger hash table costs the lookup a little more, in cache misses); "
+            f"per series, about {per_row_us:.2f} µs of the reader's time at each report; per reader "
+            f"wake-up, {ms1:.2f} ms with one row, so a report every second costs the reader "
+            f"{ms1 / 10:.3f}% of a CPU plus the rows.")
     add("")
     return "\n".join(lines)
 
@@ -351,6 +512,8 @@ def main():
     p.add_argument("--rate-messages", type=int, default=500_000)
     p.add_argument("--profile-messages", type=int, default=300_000)
     p.add_argument("--rates", type=lambda s: [int(x) for x in s.split(",")], default=[100_000, 200_000, 300_000, 0])
+    p.add_argument("--keys", type=int, default=10_000, help="distinct keys in the scale run")
+    p.add_argument("--ring-kib", type=lambda s: [int(x) for x in s.split(",")], default=[256, 1024, 4096, 16384])
     p.add_argument("--quick", action="store_true", help="tiny run to check the harness works")
     p.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
     p.add_argument("--no-build", action="store_true")
@@ -365,6 +528,7 @@ def main():
         args.reps, args.messages, args.rounds, args.startup_reps = 1, 20_000, 2_000, 1
         args.rate_messages, args.rates = 20_000, [0]
         args.profile_messages = 20_000
+        args.keys, args.ring_kib = 100, [4096]
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--locked", "-p", "socktap-cli", "-p", "socktap-bench"],
                        cwd=ROOT, check=True)
@@ -379,7 +543,8 @@ def main():
     start = startup(args)
     rates = max_rate(args)
     prof = bpf_profile(args)
-    text = report(args, results, start, rates, prof)
+    sc = scale(args)
+    text = report(args, results, start, rates, prof, sc)
     print(text)
     if args.write:
         with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:

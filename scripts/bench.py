@@ -418,6 +418,19 @@ def report(args, results, start, rates, prof, sc):
     for c, ns in prof.items():
         add(f"| {c} | {ns:,.0f} | {1 + ns / base_ns:.3f} |")
     add("")
+    # What is left: each mode against the floor program that does the least
+    # that mode must (count per pid; every field into the ring).
+    left = [(c, f) for c, f in (("socktap stat", "floor: per-CPU hash by pid"),
+                                ("socktap top --batch", "floor: per-CPU hash by pid"),
+                                ("socktap trace --json", "floor: every field into a ring buffer"))
+            if c in prof and f in prof]
+    if left:
+        add("What is left above the floor, per message: " + "; ".join(
+            f"`{c}` {prof[c] - prof[f]:+,.0f} ns against {f[len('floor: '):]}" for c, f in left) +
+            ". socktap's programs also find the probe's socket fields (family, protocol, type), test the "
+            "filters, and (top) key rows by uid, command, family and protocol as well; trace's record is "
+            "larger than the floor's (addresses, cookie, inode, flags). What was tried to get here, and "
+            "what each step measured, is in [tuning.md](tuning.md).\n")
     add("## Scale\n")
     add(f"Two floods at once, one per CPU, each of {args.messages // 2:,} messages (time of the slower; "
         f"the ring buffer and the per-CPU maps are shared by both):\n")

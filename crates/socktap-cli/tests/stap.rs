@@ -3,69 +3,25 @@
 //! scripts over real traffic whose bytes are known (privileged).
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use socktap_conformance::privileged;
 
-/// `output()` with the one-minute limit, for commands built inline.
-trait Checked {
-    fn output_checked(&mut self) -> Output;
-}
-
-impl Checked for Command {
-    fn output_checked(&mut self) -> Output {
-        output(self)
-    }
-}
+mod support;
+use support::stap::{output, stap_link, text, tmp, Checked};
 
 const BIN: &str = env!("CARGO_BIN_EXE_socktap");
 const WORKLOAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/workload.py");
 
-/// Runs a command to its end, but never longer than a minute: a script
-/// that does not end (no exit()) fails the test instead of hanging it.
-fn output(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawns");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("waits").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let o = child.wait_with_output().expect("reaps");
-            panic!("did not end within a minute; stderr: {}", text(&o.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("collects the output")
-}
-
 fn stap(args: &[&str]) -> Output {
-    output(Command::new(BIN).arg("stap").args(args))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("socktap-stap-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-/// A directory with `stap` linked to socktap, as the README sets it up.
-fn stap_link() -> PathBuf {
-    let link = tmp("bin").join("stap");
-    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
-    if !link.exists() {
-        std::os::unix::fs::symlink(BIN, &link).unwrap();
-    }
-    link
+    output(
+        Command::new(BIN)
+            .env_remove("SOCKTAP_STAP_NO_KERNEL_COUNTS")
+            .arg("stap")
+            .args(args),
+    )
 }
 
 #[test]
@@ -86,6 +42,7 @@ fn help_lists_the_options() {
         "-o FILE",
         "-D NAME=VALUE",
         "--suppress-handler-errors",
+        "SOCKTAP_STAP_NO_KERNEL_COUNTS=1",
     ] {
         assert!(out.contains(opt), "{opt} missing from:\n{out}");
     }
@@ -212,6 +169,23 @@ fn passes_one_to_three_print_and_stop() {
     assert_eq!(
         text(&o.stdout),
         "# probes attached: socket.send socket.receive\n# kernel filter: pid 77; successes only\n"
+    );
+    // A handler of socktop's shape is counted in the kernel, unless the
+    // environment says to run it on each event.
+    let sums = r#"global b probe socket.send { if (!success) next; b[pid()] += size } probe end { foreach (p in b) printf("%d %d\n", p, b[p]) }"#;
+    let o = stap(&["-p3", "-e", sums]);
+    assert_eq!(
+        text(&o.stdout),
+        "# probes attached: none\n# kernel filter: none\n# counted in the kernel: socket.send by pid; filter: successes only\n"
+    );
+    let o = output(
+        Command::new(BIN)
+            .env("SOCKTAP_STAP_NO_KERNEL_COUNTS", "1")
+            .args(["stap", "-p3", "-e", sums]),
+    );
+    assert_eq!(
+        text(&o.stdout),
+        "# probes attached: socket.send\n# kernel filter: successes only\n"
     );
 }
 

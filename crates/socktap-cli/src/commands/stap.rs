@@ -209,6 +209,8 @@ fn run(a: &StapArgs) -> anyhow::Result<u8> {
         },
         verbose: a.verbose,
         set_globals: a.set_globals.clone(),
+        // To compare the two ways (tests) or rule counting out.
+        no_kernel_counts: std::env::var_os("SOCKTAP_STAP_NO_KERNEL_COUNTS").is_some(),
     };
     match a.pass {
         2 => {
@@ -223,6 +225,7 @@ fn run(a: &StapArgs) -> anyhow::Result<u8> {
                     target: a.target.unwrap_or(0),
                     array: &none,
                 },
+                !cfg.no_kernel_counts,
             );
             print!("{}", describe_plan(&plan));
             Ok(0)
@@ -291,6 +294,9 @@ fn describe_plan(plan: &runtime::Plan) -> String {
         "# kernel filter: {}\n",
         pushdown::describe(&plan.filter)
     ));
+    for line in socktap_stap::counting::describe(&plan.counted) {
+        s.push_str(&format!("# counted in the kernel: {line}\n"));
+    }
     s
 }
 

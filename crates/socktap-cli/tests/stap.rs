@@ -565,3 +565,99 @@ fn target_pushdown_with_c() {
     );
     assert_eq!(out, format!("{}\n", sum(&did, "receive")));
 }
+
+#[test]
+fn optional_probe_points_that_do_not_resolve_are_dropped_silently() {
+    // As stap: an optional point that names no probe is left out without
+    // a word; the others stay.
+    let o = stap(&[
+        "-p2",
+        "-e",
+        "probe socket.nonexistent ?, socket.send { print(1) }",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        text(&o.stdout),
+        "# globals\n# functions\n# probes\nsocket.send\n"
+    );
+    assert_eq!(text(&o.stderr), "");
+    // A probe left with no point at all leaves the script without probes.
+    let o = stap(&["-p2", "-e", "probe socket.nonexistent ? { print(1) }"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        "semantic error: no probes found\n\nPass 2: analysis failed.  [man error::pass2]\n"
+    );
+    // Without the mark it is an error naming the nearest probes.
+    let o = stap(&[
+        "-p2",
+        "-e",
+        "probe socket.nonexistent, socket.send { print(1) }",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("semantic error: probe point mismatch (similar: "),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+/// A backend that cannot serve `socket.send` on this kernel, with the
+/// reason `socktap list` gives, if there is one.
+fn backend_refusing_send() -> Option<(&'static str, String)> {
+    ["fentry", "kprobe"].into_iter().find_map(|b| {
+        let o = output(Command::new(BIN).args(["list", "--backend", b]));
+        let out = text(&o.stdout);
+        let line = out.lines().find(|l| l.starts_with("socket.send "))?;
+        let why = line.split_once("unavailable: ")?.1;
+        Some((b, why.to_string()))
+    })
+}
+
+#[test]
+fn optional_probes_the_backend_cannot_serve_are_skipped_with_a_warning() {
+    if !privileged("stap optional probes") {
+        return;
+    }
+    let Some((backend, why)) = backend_refusing_send() else {
+        eprintln!("skipping: fentry and kprobe both serve socket.send on this kernel");
+        return;
+    };
+    let run = |script: &str| {
+        let cmd = format!("python3 {WORKLOAD} stap-opt");
+        output(
+            Command::new(stap_link())
+                .env("SOCKTAP_BACKEND", backend)
+                .env_remove("SOCKTAP_STAP_NO_KERNEL_COUNTS")
+                .args(["-c", &cmd, "-e", script]),
+        )
+    };
+    let warning = format!(
+        "WARNING: optional probe point socket.send skipped: not supported by this kernel: {why}\n"
+    );
+    // socket.send is skipped; the entry probe, which the syscall layer
+    // serves under any backend, runs: the workload's sendto, send and
+    // sendmsg of 10, 20 and 5+25 bytes over UDP, and 77 over UNIX.
+    let o = run(r#"global n
+probe socket.send ?, socket.sendmsg { if (execname() == "stap-opt") n[pp()] <<< size }
+probe end { foreach (p in n) printf("%s %d %d\n", p, @count(n[p]), @sum(n[p])) }"#);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stderr), warning);
+    let out = text(&o.stdout);
+    let (_did, report) = out.split_once('\n').expect("the workload's line");
+    assert_eq!(report, "socket.sendmsg 4 137\n");
+    // Every point of a probe may go: the session runs without it.
+    let o = run(r#"probe socket.send ? { print(1) } probe end { println("end") }"#);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stderr), warning);
+    assert!(text(&o.stdout).ends_with("}\nend\n"), "{}", text(&o.stdout));
+    // Without the mark, the run fails and says why.
+    let o = run(r#"probe socket.send { print(1) }"#);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty() || text(&o.stdout).starts_with('{'));
+    assert!(
+        text(&o.stderr).contains(&format!(": not supported by this kernel: {why}\n")),
+        "{}",
+        text(&o.stderr)
+    );
+}

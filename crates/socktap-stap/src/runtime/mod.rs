@@ -161,8 +161,10 @@ fn mono_ns() -> u64 {
     crate::interp::calls::now_ns(libc::CLOCK_MONOTONIC) as u64
 }
 
-/// Starts the tracer; optional probes this kernel refuses are dropped
-/// with a warning.
+/// Starts the tracer. If it cannot start, the optional probes this
+/// kernel cannot serve (with these settings) are dropped, each with a
+/// warning, and the rest started; as stap skips an optional probe point,
+/// and only that one.
 fn start_tracer(
     plan: &Plan,
     settings: socktap::LoadSettings,
@@ -181,25 +183,55 @@ fn start_tracer(
             .load_settings(settings)
             .start()
     };
-    match start(&plan.probes) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if !plan.optional.is_empty() => {
-            let required: Vec<Probe> = plan
-                .probes
-                .iter()
-                .copied()
-                .filter(|p| !plan.optional.contains(p))
-                .collect();
-            for p in &plan.optional {
-                writeln!(err, "WARNING: optional probe point {p} skipped: {e}")?;
-            }
-            if required.is_empty() {
-                return Ok(None);
-            }
-            Ok(Some(start(&required)?))
-        }
-        Err(e) => Err(e.into()),
+    let e = match start(&plan.probes) {
+        Ok(t) => return Ok(Some(t)),
+        Err(e) if plan.optional.is_empty() => return Err(e.into()),
+        Err(e) => e,
+    };
+    let unserved = unserved(&plan.optional, settings)?;
+    if unserved.is_empty() {
+        // Not the optional probes' fault.
+        return Err(e.into());
     }
+    for (p, why) in &unserved {
+        writeln!(
+            err,
+            "WARNING: optional probe point {p} skipped: not supported by this kernel: {why}"
+        )?;
+    }
+    let kept: Vec<Probe> = plan
+        .probes
+        .iter()
+        .copied()
+        .filter(|p| !unserved.iter().any(|(u, _)| u == p))
+        .collect();
+    if kept.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(start(&kept)?))
+}
+
+/// Which of `optional` no mechanism serves here with `settings`, and why:
+/// a probe is served when every role its paths need is.
+fn unserved(
+    optional: &[Probe],
+    settings: socktap::LoadSettings,
+) -> Result<Vec<(Probe, String)>, RunError> {
+    let served = socktap::coverage::probe_plan(settings)?;
+    Ok(optional
+        .iter()
+        .filter_map(|p| {
+            let why = p.paths().iter().find_map(|path| {
+                let role = socktap::Role::of(*path);
+                served
+                    .unavailable
+                    .iter()
+                    .find(|(r, _)| *r == role)
+                    .map(|(_, why)| why.clone())
+            })?;
+            Some((*p, why))
+        })
+        .collect())
 }
 
 /// Loads and verifies what the script needs, then unloads it (stap's

@@ -551,6 +551,24 @@ fn p4_loads_and_verifies_then_exits() {
         "{}",
         text(&o.stderr)
     );
+    // socktop's shape (as scripts/kernel-matrix.sh runs it on each
+    // kernel): the aggregator of the counted handlers loads too.
+    let o = stap(&[
+        "-p4",
+        "-v",
+        "-e",
+        r#"global names, tx, total, n
+probe socket.send { if (!success) next; names[pid()] = execname(); tx[pid(), protocol, family] <<< size; total[pid(), protocol, family] += size }
+probe socket.create { n[name]++ }
+probe timer.s(5) { foreach ([p, pr, f] in total-) printf("%s %d %d\n", names[p], @count(tx[p, pr, f]), total[p, pr, f]) }"#,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(o.stdout.is_empty());
+    assert!(
+        text(&o.stderr).ends_with("Pass 4: loaded and verified the BPF programs: # probes attached: socket.create\n# kernel filter: none\n# counted in the kernel: socket.send by pid,execname,family,protocol; filter: successes only\n"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]

@@ -310,8 +310,10 @@ write_init() {
 	for b in $GUEST_ENV; do echo "export $(printf '%q' "$b")" >>"$init"; done
 	echo "run list socktap list -v" >>"$init"
 	# The script runner's pass 4: parse, resolve, load and verify the BPF side
-	# for every socket probe a socktop-like script uses, without running.
-	echo "run stap-p4 socktap stap -p4 -e 'global s, n; probe socket.send, socket.receive { s[pid(), execname(), protocol, family] <<< size } probe socket.create, socket.close { n[name]++ } probe end { foreach ([p, e, pr, f] in s-) printf(\"%d %s %d\\n\", p, e, @sum(s[p, e, pr, f])) }'" >>"$init"
+	# of a socktop-like script without running it: its send and receive
+	# handlers counted in the kernel (aggregator keyed by pid, uid, comm,
+	# protocol and family), create and close traced, the devices counted.
+	echo "run stap-p4 socktap stap -p4 -e 'global execname, user, sk_tx, sk_rx, sk_pid, if_tx, n; probe socket.send { if (!success) next; execname[pid()] = execname(); user[pid()] = uid(); sk_tx[pid(), protocol, family] <<< size; sk_pid[pid(), protocol, family] += size } probe socket.receive { if (!success) next; execname[pid()] = execname(); user[pid()] = uid(); sk_rx[pid(), protocol, family] <<< size; sk_pid[pid(), protocol, family] += size } probe netdev.transmit { if_tx[dev_name] <<< length } probe socket.create, socket.close { n[name]++ } probe timer.s(5) { foreach ([p, pr, f] in sk_pid- limit 10) printf(\"%d %s %d %d %d %d\\n\", p, execname[p], user[p], @count(sk_tx[p, pr, f]), @sum(sk_rx[p, pr, f]), sk_pid[p, pr, f]); delete sk_tx; delete sk_rx; delete sk_pid }'" >>"$init"
 	for b in $BACKENDS; do
 		if [ "$b" = auto ]; then
 			echo "run conformance-$b socktap conformance --json" >>"$init"

@@ -11,7 +11,7 @@ packages=(
 	python3-prometheus-client  # parses socktap serve's exposition in a test
 	prometheus           # promtool checks socktap serve's exposition in a test
 	tmux curl            # drives the live view in a test
-	util-linux           # setpriv, for the no-privilege test
+	util-linux           # setpriv, unshare, nsenter: the no-privilege and socktop tests
 	bpftrace             # an independent oracle and the benchmark peer
 	man-db zsh fish      # render the man pages and parse the completions in a test
 	systemd prometheus   # systemd-analyze and promtool check deploy/ in a test
@@ -19,6 +19,8 @@ packages=(
 	podman runc          # builds and runs the container image in a test
 	busybox-static       # the one program in the test containers (tests/containers.rs)
 	dpkg-dev binutils    # dpkg-shlibdeps and strip for scripts/package-deb.sh
+	systemtap-doc        # SystemTap's own socktop, run unchanged through a `stap` link in a test
+	iproute2             # a veth pair in a namespace of its own for socktop -d's test
 )
 missing=()
 for p in "${packages[@]}"; do

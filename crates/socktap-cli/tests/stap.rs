@@ -3,69 +3,25 @@
 //! scripts over real traffic whose bytes are known (privileged).
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use socktap_conformance::privileged;
 
-/// `output()` with the one-minute limit, for commands built inline.
-trait Checked {
-    fn output_checked(&mut self) -> Output;
-}
-
-impl Checked for Command {
-    fn output_checked(&mut self) -> Output {
-        output(self)
-    }
-}
+mod support;
+use support::stap::{output, stap_link, text, tmp, Checked};
 
 const BIN: &str = env!("CARGO_BIN_EXE_socktap");
 const WORKLOAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/workload.py");
 
-/// Runs a command to its end, but never longer than a minute: a script
-/// that does not end (no exit()) fails the test instead of hanging it.
-fn output(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawns");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("waits").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let o = child.wait_with_output().expect("reaps");
-            panic!("did not end within a minute; stderr: {}", text(&o.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("collects the output")
-}
-
 fn stap(args: &[&str]) -> Output {
-    output(Command::new(BIN).arg("stap").args(args))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("socktap-stap-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-/// A directory with `stap` linked to socktap, as the README sets it up.
-fn stap_link() -> PathBuf {
-    let link = tmp("bin").join("stap");
-    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
-    if !link.exists() {
-        std::os::unix::fs::symlink(BIN, &link).unwrap();
-    }
-    link
+    output(
+        Command::new(BIN)
+            .env_remove("SOCKTAP_STAP_NO_KERNEL_COUNTS")
+            .arg("stap")
+            .args(args),
+    )
 }
 
 #[test]
@@ -86,6 +42,7 @@ fn help_lists_the_options() {
         "-o FILE",
         "-D NAME=VALUE",
         "--suppress-handler-errors",
+        "SOCKTAP_STAP_NO_KERNEL_COUNTS=1",
     ] {
         assert!(out.contains(opt), "{opt} missing from:\n{out}");
     }
@@ -212,6 +169,23 @@ fn passes_one_to_three_print_and_stop() {
     assert_eq!(
         text(&o.stdout),
         "# probes attached: socket.send socket.receive\n# kernel filter: pid 77; successes only\n"
+    );
+    // A handler of socktop's shape is counted in the kernel, unless the
+    // environment says to run it on each event.
+    let sums = r#"global b probe socket.send { if (!success) next; b[pid()] += size } probe end { foreach (p in b) printf("%d %d\n", p, b[p]) }"#;
+    let o = stap(&["-p3", "-e", sums]);
+    assert_eq!(
+        text(&o.stdout),
+        "# probes attached: none\n# kernel filter: none\n# counted in the kernel: socket.send by pid; filter: successes only\n"
+    );
+    let o = output(
+        Command::new(BIN)
+            .env("SOCKTAP_STAP_NO_KERNEL_COUNTS", "1")
+            .args(["stap", "-p3", "-e", sums]),
+    );
+    assert_eq!(
+        text(&o.stdout),
+        "# probes attached: socket.send\n# kernel filter: successes only\n"
     );
 }
 
@@ -577,6 +551,24 @@ fn p4_loads_and_verifies_then_exits() {
         "{}",
         text(&o.stderr)
     );
+    // socktop's shape (as scripts/kernel-matrix.sh runs it on each
+    // kernel): the aggregator of the counted handlers loads too.
+    let o = stap(&[
+        "-p4",
+        "-v",
+        "-e",
+        r#"global names, tx, total, n
+probe socket.send { if (!success) next; names[pid()] = execname(); tx[pid(), protocol, family] <<< size; total[pid(), protocol, family] += size }
+probe socket.create { n[name]++ }
+probe timer.s(5) { foreach ([p, pr, f] in total-) printf("%s %d %d\n", names[p], @count(tx[p, pr, f]), total[p, pr, f]) }"#,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(o.stdout.is_empty());
+    assert!(
+        text(&o.stderr).ends_with("Pass 4: loaded and verified the BPF programs: # probes attached: socket.create\n# kernel filter: none\n# counted in the kernel: socket.send by pid,execname,family,protocol; filter: successes only\n"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
@@ -590,4 +582,100 @@ fn target_pushdown_with_c() {
         "stap-target",
     );
     assert_eq!(out, format!("{}\n", sum(&did, "receive")));
+}
+
+#[test]
+fn optional_probe_points_that_do_not_resolve_are_dropped_silently() {
+    // As stap: an optional point that names no probe is left out without
+    // a word; the others stay.
+    let o = stap(&[
+        "-p2",
+        "-e",
+        "probe socket.nonexistent ?, socket.send { print(1) }",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        text(&o.stdout),
+        "# globals\n# functions\n# probes\nsocket.send\n"
+    );
+    assert_eq!(text(&o.stderr), "");
+    // A probe left with no point at all leaves the script without probes.
+    let o = stap(&["-p2", "-e", "probe socket.nonexistent ? { print(1) }"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        "semantic error: no probes found\n\nPass 2: analysis failed.  [man error::pass2]\n"
+    );
+    // Without the mark it is an error naming the nearest probes.
+    let o = stap(&[
+        "-p2",
+        "-e",
+        "probe socket.nonexistent, socket.send { print(1) }",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("semantic error: probe point mismatch (similar: "),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+/// A backend that cannot serve `socket.send` on this kernel, with the
+/// reason `socktap list` gives, if there is one.
+fn backend_refusing_send() -> Option<(&'static str, String)> {
+    ["fentry", "kprobe"].into_iter().find_map(|b| {
+        let o = output(Command::new(BIN).args(["list", "--backend", b]));
+        let out = text(&o.stdout);
+        let line = out.lines().find(|l| l.starts_with("socket.send "))?;
+        let why = line.split_once("unavailable: ")?.1;
+        Some((b, why.to_string()))
+    })
+}
+
+#[test]
+fn optional_probes_the_backend_cannot_serve_are_skipped_with_a_warning() {
+    if !privileged("stap optional probes") {
+        return;
+    }
+    let Some((backend, why)) = backend_refusing_send() else {
+        eprintln!("skipping: fentry and kprobe both serve socket.send on this kernel");
+        return;
+    };
+    let run = |script: &str| {
+        let cmd = format!("python3 {WORKLOAD} stap-opt");
+        output(
+            Command::new(stap_link())
+                .env("SOCKTAP_BACKEND", backend)
+                .env_remove("SOCKTAP_STAP_NO_KERNEL_COUNTS")
+                .args(["-c", &cmd, "-e", script]),
+        )
+    };
+    let warning = format!(
+        "WARNING: optional probe point socket.send skipped: not supported by this kernel: {why}\n"
+    );
+    // socket.send is skipped; the entry probe, which the syscall layer
+    // serves under any backend, runs: the workload's sendto, send and
+    // sendmsg of 10, 20 and 5+25 bytes over UDP, and 77 over UNIX.
+    let o = run(r#"global n
+probe socket.send ?, socket.sendmsg { if (execname() == "stap-opt") n[pp()] <<< size }
+probe end { foreach (p in n) printf("%s %d %d\n", p, @count(n[p]), @sum(n[p])) }"#);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stderr), warning);
+    let out = text(&o.stdout);
+    let (_did, report) = out.split_once('\n').expect("the workload's line");
+    assert_eq!(report, "socket.sendmsg 4 137\n");
+    // Every point of a probe may go: the session runs without it.
+    let o = run(r#"probe socket.send ? { print(1) } probe end { println("end") }"#);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stderr), warning);
+    assert!(text(&o.stdout).ends_with("}\nend\n"), "{}", text(&o.stdout));
+    // Without the mark, the run fails and says why.
+    let o = run(r#"probe socket.send { print(1) }"#);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty() || text(&o.stdout).starts_with('{'));
+    assert!(
+        text(&o.stderr).contains(&format!(": not supported by this kernel: {why}\n")),
+        "{}",
+        text(&o.stderr)
+    );
 }

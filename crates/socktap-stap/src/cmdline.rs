@@ -282,6 +282,19 @@ Options:
    -h, --help     this help
    -V, --version  version
 
+Environment:
+   SOCKTAP_STAP_NO_KERNEL_COUNTS=1
+                  handlers of socktop's shape (only `a[pid(), protocol,
+                  family] <<< size`, `b[pid()] += size`, `c[pid()] =
+                  execname()` after tests the kernel filter makes) are
+                  counted in kernel maps by default (-v says which); this
+                  runs them on every event in user space instead, to compare
+   SOCKTAP_BACKEND=auto|tracepoint|fentry|kprobe|syscall
+                  the kernel mechanisms that serve the probes, as socktap's
+                  --backend elsewhere (default auto: the best this kernel
+                  accepts); a `?` probe the backend cannot serve is skipped
+                  with a warning
+
 Exit status: 0 when the script ran and ended by exit(), -c's command ending,
 -T, SIGINT or SIGTERM; 1 for script errors (parse, semantic, runtime);
 2 for a bad command line.

@@ -24,6 +24,7 @@
 pub mod ast;
 pub mod builtins;
 pub mod cmdline;
+pub mod counting;
 pub mod diag;
 pub mod elab;
 pub mod event;

@@ -18,7 +18,7 @@ use crate::value::Value;
 /// One handler's requirements: for each kind, the set of values an event
 /// must have (`None`: no requirement).
 #[derive(Debug, Clone, Default, PartialEq)]
-struct Needs {
+pub(crate) struct Needs {
     pids: Option<BTreeSet<i64>>,
     tids: Option<BTreeSet<i64>>,
     uids: Option<BTreeSet<i64>>,
@@ -26,11 +26,11 @@ struct Needs {
     families: Option<BTreeSet<i64>>,
     protocols: Option<BTreeSet<i64>>,
     types: Option<BTreeSet<i64>>,
-    success: bool,
+    pub(crate) success: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
+pub(crate) enum Kind {
     Pid,
     Tid,
     Uid,
@@ -49,7 +49,7 @@ pub struct Known<'a> {
     pub array: &'a dyn Fn(u32) -> Option<Vec<Value>>,
 }
 
-fn kind_of(e: &Expr) -> Option<Kind> {
+pub(crate) fn kind_of(e: &Expr) -> Option<Kind> {
     match e {
         Expr::PVar(PVar::Family, _) => Some(Kind::Family),
         Expr::PVar(PVar::Protocol, _) => Some(Kind::Protocol),
@@ -62,7 +62,7 @@ fn kind_of(e: &Expr) -> Option<Kind> {
     }
 }
 
-fn constant(e: &Expr, k: &Known) -> Option<Value> {
+pub(crate) fn constant(e: &Expr, k: &Known) -> Option<Value> {
     match e {
         Expr::Num(n, _) => Some(Value::Long(*n)),
         Expr::Str(s, _) => Some(Value::Str(s.clone())),
@@ -89,8 +89,15 @@ fn success_test(l: &Expr, r: &Expr) -> Option<i64> {
 }
 
 /// For a condition under which the handler leaves (`if (cond) next`):
-/// the requirements an event must meet to stay, each necessary.
-fn leave_condition(e: &Expr, k: &Known, needs: &mut Vec<(Kind, Vec<Value>)>, success: &mut bool) {
+/// the requirements an event must meet to stay, each necessary. Returns
+/// whether they are also sufficient: whether every part of the condition
+/// was understood, so that an event meeting them never leaves.
+fn leave_condition(
+    e: &Expr,
+    k: &Known,
+    needs: &mut Vec<(Kind, Vec<Value>)>,
+    success: &mut bool,
+) -> bool {
     match e {
         // `1 && x` and `0 || x` test x (wrappers generate these: socktop's
         // `if ('$F_PROT' && !(protocol in f_prot)) next`).
@@ -99,24 +106,36 @@ fn leave_condition(e: &Expr, k: &Known, needs: &mut Vec<(Kind, Vec<Value>)>, suc
         }
         // next if A || B: stay only if !A and !B.
         Expr::Logical(false, a, b) => {
-            leave_condition(a, k, needs, success);
-            leave_condition(b, k, needs, success);
+            let exact_a = leave_condition(a, k, needs, success);
+            leave_condition(b, k, needs, success) && exact_a
         }
         Expr::Unary(UnOp::Not, x) => match &**x {
-            Expr::PVar(PVar::Success, _) => *success = true,
-            inner => needs.extend(one_of(inner, k, true)),
+            Expr::PVar(PVar::Success, _) => {
+                *success = true;
+                true
+            }
+            inner => push(needs, one_of(inner, k, true)),
         },
         Expr::Compare(op @ (CmpOp::Eq | CmpOp::Ne), l, r, _) if success_test(l, r).is_some() => {
             // next if success == 0, or success != 1: stay only on success.
             let n = success_test(l, r).unwrap_or(-1);
-            if (*op == CmpOp::Eq && n == 0) || (*op == CmpOp::Ne && n == 1) {
+            let failure = (*op == CmpOp::Eq && n == 0) || (*op == CmpOp::Ne && n == 1);
+            if failure {
                 *success = true;
             }
+            failure
         }
         // next if X != a (&& X != b …): stay only if X is one of them.
-        Expr::Compare(CmpOp::Ne, ..) | Expr::Logical(true, ..) => needs.extend(one_of(e, k, false)),
-        _ => {}
+        Expr::Compare(CmpOp::Ne, ..) | Expr::Logical(true, ..) => push(needs, one_of(e, k, false)),
+        _ => false,
     }
+}
+
+/// Adds a requirement if there is one; whether there was.
+fn push(needs: &mut Vec<(Kind, Vec<Value>)>, one: Option<(Kind, Vec<Value>)>) -> bool {
+    let found = one.is_some();
+    needs.extend(one);
+    found
 }
 
 /// The values X must take: from `X == a || X == b || X in arr` when
@@ -164,17 +183,32 @@ fn pure(e: &Expr) -> bool {
     }
 }
 
-fn needs_of(body: &Stmt, k: &Known) -> Needs {
+/// The statements of a handler's body in order, nested blocks opened.
+pub(crate) fn flatten(body: &Stmt) -> Vec<&Stmt> {
+    let mut out = Vec::new();
+    fn walk<'s>(s: &'s Stmt, out: &mut Vec<&'s Stmt>) {
+        match s {
+            Stmt::Block(v) => v.iter().for_each(|s| walk(s, out)),
+            other => out.push(other),
+        }
+    }
+    walk(body, &mut out);
+    out
+}
+
+/// The tests that lead a handler (`if (cond) next`, `cond` pure): what an
+/// event needs to get past them, how many statements they are, and
+/// whether the needs are also sufficient (every test understood).
+pub(crate) fn guards(stmts: &[&Stmt], k: &Known) -> (Needs, usize, bool) {
     let mut out = Needs::default();
-    let stmts: &[Stmt] = match body {
-        Stmt::Block(v) => v,
-        other => std::slice::from_ref(other),
-    };
     let mut reqs = Vec::new();
+    let mut exact = true;
+    let mut n = 0;
     for s in stmts {
         match s {
             Stmt::If(cond, then, None, _) if matches!(**then, Stmt::Next) && pure(cond) => {
-                leave_condition(cond, k, &mut reqs, &mut out.success);
+                exact &= leave_condition(cond, k, &mut reqs, &mut out.success);
+                n += 1;
             }
             _ => break,
         }
@@ -203,6 +237,9 @@ fn needs_of(body: &Stmt, k: &Known) -> Needs {
                         Value::Long(_) => None,
                     })
                     .collect();
+                // A number compared with execname() is a type error
+                // elaboration reports; never a requirement.
+                exact &= new.len() == values.len();
                 out.comms = Some(match out.comms.take() {
                     Some(old) => old.intersection(&new).cloned().collect(),
                     None => new,
@@ -210,7 +247,11 @@ fn needs_of(body: &Stmt, k: &Known) -> Needs {
             }
         }
     }
-    out
+    (out, n, exact)
+}
+
+fn needs_of(body: &Stmt, k: &Known) -> Needs {
+    guards(&flatten(body), k).0
 }
 
 /// The globals some handler other than `begin` writes (their contents may
@@ -290,13 +331,18 @@ pub fn written_after_begin(p: &Program) -> Vec<bool> {
     w
 }
 
-/// The kernel filter for the socket handlers of `p`.
-pub fn filter(p: &Program, k: &Known) -> socktap::Filter {
+/// The kernel filter for the socket handlers of `p`, leaving out those
+/// whose index is in `counted` (their events are counted in the kernel,
+/// not traced).
+pub fn filter(p: &Program, k: &Known, counted: &[u32]) -> socktap::Filter {
     let all: Vec<Needs> = p
         .handlers
         .iter()
-        .filter(|h| h.has(|pt| matches!(pt, Point::Socket(_))))
-        .map(|h| {
+        .enumerate()
+        .filter(|(i, h)| {
+            h.has(|pt| matches!(pt, Point::Socket(_))) && !counted.contains(&(*i as u32))
+        })
+        .map(|(_, h)| {
             let mut n = needs_of(&h.body, k);
             // Probes without a result (entries, close) cannot be filtered
             // on success.
@@ -309,6 +355,11 @@ pub fn filter(p: &Program, k: &Known) -> socktap::Filter {
             n
         })
         .collect();
+    to_filter(&all)
+}
+
+/// The filter that keeps an event when any of `all` would keep it.
+fn to_filter(all: &[Needs]) -> socktap::Filter {
     let mut f = socktap::Filter::default();
     if all.is_empty() {
         return f;
@@ -333,13 +384,13 @@ pub fn filter(p: &Program, k: &Known) -> socktap::Filter {
             .map(|v| v.into_iter().map(|x| x as i32).collect())
             .unwrap_or_default()
     };
-    f.pids = u32s(union(&all, |n| &n.pids));
-    f.tids = u32s(union(&all, |n| &n.tids));
-    f.uids = u32s(union(&all, |n| &n.uids));
-    f.families = i32s(union(&all, |n| &n.families));
-    f.protocols = i32s(union(&all, |n| &n.protocols));
-    f.types = i32s(union(&all, |n| &n.types));
-    f.comms = union(&all, |n| &n.comms)
+    f.pids = u32s(union(all, |n| &n.pids));
+    f.tids = u32s(union(all, |n| &n.tids));
+    f.uids = u32s(union(all, |n| &n.uids));
+    f.families = i32s(union(all, |n| &n.families));
+    f.protocols = i32s(union(all, |n| &n.protocols));
+    f.types = i32s(union(all, |n| &n.types));
+    f.comms = union(all, |n| &n.comms)
         .filter(|v| v.iter().all(|c| c.len() <= socktap::MAX_COMM_BYTES))
         .map(|v| {
             v.into_iter()
@@ -349,6 +400,31 @@ pub fn filter(p: &Program, k: &Known) -> socktap::Filter {
         .unwrap_or_default();
     f.succeeded_only = all.iter().all(|n| n.success);
     f
+}
+
+/// The filter that keeps exactly the events meeting `n`, if the kernel
+/// can express it: every set of values fits, and none is empty (an empty
+/// filter keeps everything, an empty requirement nothing).
+pub(crate) fn exact_filter(n: &Needs) -> Option<socktap::Filter> {
+    let f = to_filter(std::slice::from_ref(n));
+    fn kept<T>(need: &Option<BTreeSet<T>>, got: usize) -> bool {
+        need.as_ref()
+            .is_none_or(|s| !s.is_empty() && s.len() == got)
+    }
+    let comms_exact = n
+        .comms
+        .iter()
+        .flatten()
+        .all(|c| std::str::from_utf8(c).is_ok());
+    (kept(&n.pids, f.pids.len())
+        && kept(&n.tids, f.tids.len())
+        && kept(&n.uids, f.uids.len())
+        && kept(&n.families, f.families.len())
+        && kept(&n.protocols, f.protocols.len())
+        && kept(&n.types, f.types.len())
+        && kept(&n.comms, f.comms.len())
+        && comms_exact)
+        .then_some(f)
 }
 
 /// One line per filter kind, for `-v` and `-p3`.

@@ -2,32 +2,14 @@
 //! probes are attached: no kernel needed to decide.
 
 mod common;
-use common::*;
 
 use socktap::Probe;
-use socktap_stap::interp::{Interp, Limits};
-use socktap_stap::pushdown::{self, Known};
+use socktap_stap::pushdown;
 use socktap_stap::runtime;
 
 fn plan_after_begin(script: &str, target: i64) -> runtime::Plan {
-    let c = compiled(script, &[]);
-    let mut i = Interp::new(&c.program, &c.sources, Limits::default(), target);
-    i.begin();
-    let written = pushdown::written_after_begin(&c.program);
-    let arrays = |g: u32| {
-        if written[g as usize] {
-            None
-        } else {
-            i.array_keys(g)
-        }
-    };
-    runtime::plan(
-        &c.program,
-        &Known {
-            target,
-            array: &arrays,
-        },
-    )
+    // Here, every handler is traced: counting has its own tests.
+    common::plan_after_begin(script, target, false).1
 }
 
 fn plan(script: &str) -> runtime::Plan {

@@ -18,6 +18,21 @@ use socktap_stap::{compile, probes, pushdown, CompileError, Compiled, Options};
 
 use crate::shared::signals;
 
+/// The backend `SOCKTAP_BACKEND` names (stap's command line has no place
+/// for socktap's `--backend`, and wrappers such as socktop pass the
+/// environment through); `auto` when unset.
+fn backend() -> anyhow::Result<socktap::Backend> {
+    match std::env::var("SOCKTAP_BACKEND") {
+        Err(std::env::VarError::NotPresent) => Ok(socktap::Backend::Auto),
+        Ok(s) => socktap::Backend::parse(&s).ok_or_else(|| {
+            anyhow::anyhow!(
+                "SOCKTAP_BACKEND={s}: unknown backend (backends: auto, tracepoint, fentry, kprobe, syscall)"
+            )
+        }),
+        Err(e) => anyhow::bail!("SOCKTAP_BACKEND: {e}"),
+    }
+}
+
 /// Runs stap's command line; `argv` excludes the program name.
 pub fn main(argv: &[String]) -> ExitCode {
     let a = match cmdline::parse(argv) {
@@ -204,11 +219,13 @@ fn run(a: &StapArgs) -> anyhow::Result<u8> {
         timeout: a.timeout.map(std::time::Duration::from_secs_f64),
         limits: limits(a),
         settings: socktap::LoadSettings {
-            backend: socktap::Backend::Auto,
+            backend: backend()?,
             bpf_loop: std::env::var_os("SOCKTAP_NO_BPF_LOOP").is_none(),
         },
         verbose: a.verbose,
         set_globals: a.set_globals.clone(),
+        // To compare the two ways (tests) or rule counting out.
+        no_kernel_counts: std::env::var_os("SOCKTAP_STAP_NO_KERNEL_COUNTS").is_some(),
     };
     match a.pass {
         2 => {
@@ -223,6 +240,7 @@ fn run(a: &StapArgs) -> anyhow::Result<u8> {
                     target: a.target.unwrap_or(0),
                     array: &none,
                 },
+                !cfg.no_kernel_counts,
             );
             print!("{}", describe_plan(&plan));
             Ok(0)
@@ -291,6 +309,9 @@ fn describe_plan(plan: &runtime::Plan) -> String {
         "# kernel filter: {}\n",
         pushdown::describe(&plan.filter)
     ));
+    for line in socktap_stap::counting::describe(&plan.counted) {
+        s.push_str(&format!("# counted in the kernel: {line}\n"));
+    }
     s
 }
 

@@ -46,7 +46,7 @@ impl Interp<'_> {
         Ok(buf)
     }
 
-    fn overflow(&self, g: u32, tok: crate::source::TokId) -> Box<RtError> {
+    pub(super) fn overflow(&self, g: u32, tok: crate::source::TokId) -> Box<RtError> {
         let what = match self.prog.globals[g as usize].size {
             Some(n) => format!("size limit ({n})"),
             None => "MAXMAPENTRIES".into(),
@@ -251,7 +251,7 @@ impl Interp<'_> {
         }
     }
 
-    fn assign_elem(
+    pub(super) fn assign_elem(
         &mut self,
         g: u32,
         k: &[Value],

@@ -4,6 +4,7 @@
 //! collect in buffers the caller drains.
 
 pub mod calls;
+mod counted;
 mod eval;
 mod exec;
 pub mod pure;

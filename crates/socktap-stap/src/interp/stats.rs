@@ -111,6 +111,14 @@ impl Stat {
         self.hist[b] += 1;
     }
 
+    /// Adds `count` values whose total is `sum`, counted in the kernel:
+    /// their spread is unknown, so only the count, the sum and the
+    /// average are kept right (counting checks that nothing else is read).
+    pub fn add_counted(&mut self, count: i64, sum: i64) {
+        self.count = self.count.wrapping_add(count);
+        self.sum = self.sum.wrapping_add(sum);
+    }
+
     /// An aggregate; `None` where stap fails on an empty statistic.
     /// `scalar`: stap reads scalar statistics through its per-CPU total
     /// (`_stp_stat_get`), elements of arrays through the map's copy.

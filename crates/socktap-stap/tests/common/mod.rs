@@ -33,6 +33,21 @@ pub fn compiled(script: &str, args: &[&str]) -> socktap_stap::Compiled {
     }
 }
 
+/// The runtime's plan for a script once `begin` has run (with `-x
+/// target`); `count`: whether handlers may be counted in the kernel.
+pub fn plan_after_begin(
+    script: &str,
+    target: i64,
+    count: bool,
+) -> (socktap_stap::Compiled, socktap_stap::runtime::Plan) {
+    let c = compiled(script, &[]);
+    let mut i = Interp::new(&c.program, &c.sources, Limits::default(), target);
+    i.begin();
+    let plan = socktap_stap::runtime::plan_after_begin(&c.program, &i, count);
+    drop(i);
+    (c, plan)
+}
+
 /// The compile error's text (stap's messages), or panics if it compiles.
 pub fn compile_error(script: &str) -> String {
     match compile(source(script), &Options::default()) {

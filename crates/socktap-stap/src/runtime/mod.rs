@@ -2,7 +2,10 @@
 //! tracer for the socket probes the script uses (with the filters the
 //! kernel can apply), in-kernel device counters for `netdev.*`, and the
 //! timers, all feeding one interpreter in timestamp order; then `end` (or
-//! `error`), and the losses reported.
+//! `error`), and the losses reported. Handlers the kernel can count
+//! (`counting`) are counted there instead (`counts.rs`).
+
+mod counts;
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -11,6 +14,7 @@ use std::time::Duration;
 
 use socktap::{Aggregator, Filter, Probe, Tracer};
 
+use crate::counting;
 use crate::event::Event;
 use crate::interp::{Interp, Limits};
 use crate::ir::Program;
@@ -36,6 +40,9 @@ pub struct RunConfig {
     pub verbose: u32,
     /// `-G name=value`.
     pub set_globals: Vec<(String, String)>,
+    /// Run every handler on events in the interpreter, none counted in
+    /// the kernel (`SOCKTAP_STAP_NO_KERNEL_COUNTS=1`): to compare.
+    pub no_kernel_counts: bool,
 }
 
 /// Why the run could not go on (not the script's runtime errors, which
@@ -71,15 +78,24 @@ pub struct Plan {
     pub devices: bool,
     /// The kernel-side filter.
     pub filter: Filter,
+    /// Handlers counted in the kernel rather than traced.
+    pub counted: Vec<counting::Group>,
 }
 
-/// The plan for a program; `known` tells pushdown what begin left.
-pub fn plan(p: &Program, known: &pushdown::Known) -> Plan {
+/// The plan for a program; `known` tells pushdown what begin left;
+/// `count`: whether handlers may be counted in the kernel.
+pub fn plan(p: &Program, known: &pushdown::Known, count: bool) -> Plan {
+    let counted = if count {
+        counting::plan(p, known)
+    } else {
+        Vec::new()
+    };
+    let skip = counting::counted_handlers(&counted);
     let mut probes = Vec::new();
     let mut optional = Vec::new();
     let mut devices = false;
-    for h in &p.handlers {
-        if crate::elab::fold::is_empty(&h.body) {
+    for (i, h) in p.handlers.iter().enumerate() {
+        if crate::elab::fold::is_empty(&h.body) || skip.contains(&(i as u32)) {
             continue;
         }
         for r in &h.points {
@@ -101,7 +117,9 @@ pub fn plan(p: &Program, known: &pushdown::Known) -> Plan {
     let required: Vec<Probe> = p
         .handlers
         .iter()
-        .flat_map(|h| h.points.iter())
+        .enumerate()
+        .filter(|(i, _)| !skip.contains(&(*i as u32)))
+        .flat_map(|(_, h)| h.points.iter())
         .filter_map(|r| match r.point {
             Point::Socket(pr) if !r.optional => Some(pr),
             _ => None,
@@ -112,8 +130,30 @@ pub fn plan(p: &Program, known: &pushdown::Known) -> Plan {
         probes,
         optional,
         devices,
-        filter: pushdown::filter(p, known),
+        filter: pushdown::filter(p, known, &skip),
+        counted,
     }
+}
+
+/// The plan once `begin` has run: tests of the arrays it filled (those no
+/// other handler writes) become kernel filters too.
+pub fn plan_after_begin(p: &Program, interp: &Interp, count: bool) -> Plan {
+    let written = pushdown::written_after_begin(p);
+    let arrays = |g: u32| {
+        if written[g as usize] {
+            None
+        } else {
+            interp.array_keys(g)
+        }
+    };
+    plan(
+        p,
+        &pushdown::Known {
+            target: interp.target(),
+            array: &arrays,
+        },
+        count,
+    )
 }
 
 /// CLOCK_MONOTONIC, the clock of events' timestamps.
@@ -121,8 +161,10 @@ fn mono_ns() -> u64 {
     crate::interp::calls::now_ns(libc::CLOCK_MONOTONIC) as u64
 }
 
-/// Starts the tracer; optional probes this kernel refuses are dropped
-/// with a warning.
+/// Starts the tracer. If it cannot start, the optional probes this
+/// kernel cannot serve (with these settings) are dropped, each with a
+/// warning, and the rest started; as stap skips an optional probe point,
+/// and only that one.
 fn start_tracer(
     plan: &Plan,
     settings: socktap::LoadSettings,
@@ -141,25 +183,55 @@ fn start_tracer(
             .load_settings(settings)
             .start()
     };
-    match start(&plan.probes) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if !plan.optional.is_empty() => {
-            let required: Vec<Probe> = plan
-                .probes
-                .iter()
-                .copied()
-                .filter(|p| !plan.optional.contains(p))
-                .collect();
-            for p in &plan.optional {
-                writeln!(err, "WARNING: optional probe point {p} skipped: {e}")?;
-            }
-            if required.is_empty() {
-                return Ok(None);
-            }
-            Ok(Some(start(&required)?))
-        }
-        Err(e) => Err(e.into()),
+    let e = match start(&plan.probes) {
+        Ok(t) => return Ok(Some(t)),
+        Err(e) if plan.optional.is_empty() => return Err(e.into()),
+        Err(e) => e,
+    };
+    let unserved = unserved(&plan.optional, settings)?;
+    if unserved.is_empty() {
+        // Not the optional probes' fault.
+        return Err(e.into());
     }
+    for (p, why) in &unserved {
+        writeln!(
+            err,
+            "WARNING: optional probe point {p} skipped: not supported by this kernel: {why}"
+        )?;
+    }
+    let kept: Vec<Probe> = plan
+        .probes
+        .iter()
+        .copied()
+        .filter(|p| !unserved.iter().any(|(u, _)| u == p))
+        .collect();
+    if kept.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(start(&kept)?))
+}
+
+/// Which of `optional` no mechanism serves here with `settings`, and why:
+/// a probe is served when every role its paths need is.
+fn unserved(
+    optional: &[Probe],
+    settings: socktap::LoadSettings,
+) -> Result<Vec<(Probe, String)>, RunError> {
+    let served = socktap::coverage::probe_plan(settings)?;
+    Ok(optional
+        .iter()
+        .filter_map(|p| {
+            let why = p.paths().iter().find_map(|path| {
+                let role = socktap::Role::of(*path);
+                served
+                    .unavailable
+                    .iter()
+                    .find(|(r, _)| *r == role)
+                    .map(|(_, why)| why.clone())
+            })?;
+            Some((*p, why))
+        })
+        .collect())
 }
 
 /// Loads and verifies what the script needs, then unloads it (stap's
@@ -172,8 +244,19 @@ pub fn prepare(c: &Compiled, cfg: &RunConfig, err: &mut dyn Write) -> Result<Pla
             target: cfg.target.unwrap_or(0),
             array: &none,
         },
+        !cfg.no_kernel_counts,
     );
     drop(start_tracer(&plan, cfg.settings, err)?);
+    if !plan.counted.is_empty() {
+        if !socktap::can_trace() {
+            return Err(RunError::Privileges);
+        }
+        drop(counts::Counts::start(
+            &plan.counted,
+            Vec::new(),
+            cfg.settings,
+        )?);
+    }
     if plan.devices {
         if !socktap::can_trace() {
             return Err(RunError::Privileges);
@@ -345,31 +428,24 @@ fn session(
             target: 0,
             array: &none,
         },
+        !cfg.no_kernel_counts,
     );
-    if (!needs.probes.is_empty() || needs.devices) && !socktap::can_trace() {
+    if (!needs.probes.is_empty() || needs.devices || !needs.counted.is_empty())
+        && !socktap::can_trace()
+    {
         return Err(RunError::Privileges);
     }
     interp.begin();
     flush(interp, out, err)?;
     let mut tracer = None;
     let mut devices = None;
+    let mut kernel_counts = None;
     if !interp.exiting() {
-        let written = pushdown::written_after_begin(&c.program);
-        let arrays = |g: u32| {
-            if written[g as usize] {
-                None
-            } else {
-                interp.array_keys(g)
-            }
-        };
-        let plan = plan(
-            &c.program,
-            &pushdown::Known {
-                target: interp.target(),
-                array: &arrays,
-            },
-        );
+        let plan = plan_after_begin(&c.program, interp, !cfg.no_kernel_counts);
         if cfg.verbose > 0 {
+            for line in counting::describe(&plan.counted) {
+                writeln!(err, "Pass 5: counted in the kernel: {line}")?;
+            }
             let names: Vec<&str> = plan.probes.iter().map(|p| p.name()).collect();
             writeln!(
                 err,
@@ -384,6 +460,11 @@ fn session(
             )?;
         }
         tracer = start_tracer(&plan, cfg.settings, err)?;
+        if !plan.counted.is_empty() {
+            interp.count_in_kernel(&counting::counted_handlers(&plan.counted));
+            let readers = counting::readers(&c.program, &plan.counted);
+            kernel_counts = Some(counts::Counts::start(&plan.counted, readers, cfg.settings)?);
+        }
         if plan.devices {
             if !socktap::can_trace() {
                 return Err(RunError::Privileges);
@@ -468,6 +549,9 @@ fn session(
                         last_devices = now;
                     }
                     let (h, t, pp, when) = timers[i].clone();
+                    if let Some(k) = kernel_counts.as_mut().filter(|k| k.read_by(h)) {
+                        k.fill(interp)?;
+                    }
                     interp.timer(h, pp);
                     timers[i].3 = (when as i64 + t.period_ns as i64 + jitter(&t)) as u64;
                 }
@@ -507,12 +591,19 @@ fn session(
     if let Some(d) = &mut devices {
         d.feed(interp)?;
     }
-    let lost = match &tracer {
+    if let Some(k) = &mut kernel_counts {
+        k.fill(interp)?;
+    }
+    let mut lost = match &tracer {
         Some(t) => t.losses()?,
         None => socktap::Losses::default(),
     };
+    if let Some(k) = &kernel_counts {
+        lost = lost.plus(&k.losses()?);
+    }
     drop(tracer);
     drop(devices);
+    drop(kernel_counts);
     interp.end();
     flush(interp, out, err)?;
     err.write_all(loss_warning(interp.errors(), &lost).as_bytes())?;

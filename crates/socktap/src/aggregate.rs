@@ -143,8 +143,13 @@ impl Counts {
 /// Traffic of one network device.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Device {
-    /// Interface name (or the ifindex if it has none here).
+    /// Interface name, as the kernel had it at the device's first packet
+    /// (or its ifindex, if the name could not be read).
     pub name: String,
+    /// Inode number of the device's network namespace
+    /// (`/proc/PID/ns/net`): each namespace has its own `lo`, and numbers
+    /// its devices on its own.
+    pub netns: u32,
     /// Packets queued for transmission.
     pub tx_packets: u64,
     /// Packets received.
@@ -223,7 +228,7 @@ pub struct Aggregator {
     hist: bool,
     /// Cumulative counts at the last interval, to subtract.
     before: HashMap<RowKey, Counts>,
-    devices_before: HashMap<u32, Device>,
+    devices_before: HashMap<(u32, u32), Device>,
 }
 
 impl std::fmt::Debug for Aggregator {
@@ -370,18 +375,19 @@ impl Aggregator {
         let m = &self.loaded.skel.maps;
         let mut now = HashMap::new();
         for raw_key in m.devs.keys() {
-            let Ok(ifindex) = <[u8; 4]>::try_from(raw_key.as_slice()).map(u32::from_ne_bytes)
-            else {
+            let mut k = types::dev_key::default();
+            if plain::copy_from_bytes(&mut k, &raw_key).is_err() {
                 continue;
-            };
+            }
             let Some(v) = maps::sum_at::<types::dev_value>(&m.devs, &raw_key, "the device map")?
             else {
                 continue;
             };
             now.insert(
-                ifindex,
+                (k.netns, k.ifindex),
                 Device {
-                    name: if_name(ifindex),
+                    name: dev_name(&m.dev_names, &raw_key).unwrap_or_else(|| k.ifindex.to_string()),
+                    netns: k.netns,
                     tx_packets: v.tx_packets,
                     rx_packets: v.rx_packets,
                     tx_bytes: v.tx_bytes,
@@ -395,6 +401,7 @@ impl Aggregator {
                 let b = self.devices_before.get(i).cloned().unwrap_or_default();
                 Device {
                     name: d.name.clone(),
+                    netns: d.netns,
                     tx_packets: d.tx_packets - b.tx_packets.min(d.tx_packets),
                     rx_packets: d.rx_packets - b.rx_packets.min(d.rx_packets),
                     tx_bytes: d.tx_bytes - b.tx_bytes.min(d.tx_bytes),
@@ -427,19 +434,21 @@ fn unions_only(probes: &[Probe]) -> bool {
     })
 }
 
-fn if_name(ifindex: u32) -> String {
-    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
-    // SAFETY: buf has IF_NAMESIZE bytes, as if_indextoname requires.
-    let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };
-    if p.is_null() {
-        return ifindex.to_string();
-    }
-    let bytes: Vec<u8> = buf
+/// A device's name, from the map the kernel writes at its first packet.
+fn dev_name(names: &impl MapCore, raw_key: &[u8]) -> Option<String> {
+    let raw = names
+        .lookup(raw_key, libbpf_rs::MapFlags::ANY)
+        .ok()
+        .flatten()?;
+    let mut n = types::dev_name::default();
+    plain::copy_from_bytes(&mut n, &raw).ok()?;
+    let bytes: Vec<u8> = n
+        .name
         .iter()
         .map(|&c| c as u8)
         .take_while(|&b| b != 0)
         .collect();
-    String::from_utf8_lossy(&bytes).into_owned()
+    (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned())
 }
 
 #[cfg(test)]

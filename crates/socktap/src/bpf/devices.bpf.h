@@ -6,10 +6,22 @@
 static __always_inline int on_dev(struct sk_buff *skb, bool tx)
 {
 	struct dev_value zero = {}, *v;
-	u32 ifindex = BPF_CORE_READ(skb, dev, ifindex);
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct dev_key k = {
+		.netns = BPF_CORE_READ(dev, nd_net.net, ns.inum),
+		.ifindex = BPF_CORE_READ(dev, ifindex),
+	};
 	u64 len = BPF_CORE_READ(skb, len);
 
-	v = map_slot(&devs, &ifindex, &zero);
+	v = bpf_map_lookup_elem(&devs, &k);
+	if (!v) {
+		/* A device's first packet: name it, then make its row. */
+		struct dev_name n = {};
+
+		BPF_CORE_READ_STR_INTO(&n.name, dev, name);
+		bpf_map_update_elem(&dev_names, &k, &n, BPF_NOEXIST);
+		v = map_slot(&devs, &k, &zero);
+	}
 	if (!v)
 		return 0;
 	if (tx) {

@@ -165,8 +165,22 @@ struct socket {
 	const struct proto_ops *ops;
 };
 
+struct ns_common {
+	unsigned int inum;
+};
+
+struct net {
+	struct ns_common ns;
+};
+
+typedef struct {
+	struct net *net;
+} possible_net_t;
+
 struct net_device {
+	char name[16];
 	int ifindex;
+	possible_net_t nd_net;
 };
 
 struct sk_buff {

@@ -60,13 +60,24 @@ struct {
 	__type(value, u32);
 } cgroup_filter SEC(".maps");
 
-/* Network devices (socktop -d), keyed by ifindex. */
+/* Network devices (socktop -d). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 1024);
-	__type(key, u32);
+	__type(key, struct dev_key);
 	__type(value, struct dev_value);
 } devs SEC(".maps");
+
+/*
+ * Their names, written once per device: user space cannot name a device
+ * of another namespace by its ifindex.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct dev_key);
+	__type(value, struct dev_name);
+} dev_names SEC(".maps");
 
 /*
  * A call in flight between its entry and its return, per thread: what the

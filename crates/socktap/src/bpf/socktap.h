@@ -127,7 +127,20 @@ struct agg_hist {
 	__u64 buckets[HIST_BUCKETS];
 };
 
-/* Network devices (socktop -d), keyed by ifindex. */
+/*
+ * Network devices (socktop -d). Each network namespace numbers its own
+ * devices, so a device is its namespace's inode number and its ifindex.
+ */
+struct dev_key {
+	__u32 netns;
+	__u32 ifindex;
+};
+
+/* The device's name as the kernel had it at its first packet (dev_names). */
+struct dev_name {
+	char name[16];
+};
+
 struct dev_value {
 	__u64 tx_packets;
 	__u64 rx_packets;

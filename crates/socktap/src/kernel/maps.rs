@@ -87,4 +87,8 @@ unsafe impl plain::Plain for types::dev_value {}
 // SAFETY: as above.
 unsafe impl plain::Plain for types::agg_key {}
 // SAFETY: as above.
+unsafe impl plain::Plain for types::dev_key {}
+// SAFETY: as above.
+unsafe impl plain::Plain for types::dev_name {}
+// SAFETY: as above.
 unsafe impl plain::Plain for types::event {}

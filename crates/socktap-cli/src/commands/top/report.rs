@@ -239,6 +239,7 @@ pub fn json(
             .map(|d| {
                 serde_json::json!({
                     "name": d.name,
+                    "netns": d.netns,
                     "tx_packets": d.tx_packets,
                     "rx_packets": d.rx_packets,
                     "tx_bytes": d.tx_bytes,
@@ -306,6 +307,7 @@ mod tests {
         }];
         let devs = vec![Device {
             name: "lo".into(),
+            netns: 4026531840,
             tx_packets: 5,
             rx_packets: 5,
             tx_bytes: 4096,

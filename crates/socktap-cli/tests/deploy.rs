@@ -920,6 +920,7 @@ fn the_image_serves_metrics_with_the_daemonsets_privileges() {
     let sc = &c["securityContext"];
     let name = format!("socktap-test-serve-{}", std::process::id());
     let mut cmd = podman_run(&name);
+    let mut made = Vec::new();
     if spec["hostPID"] == true {
         cmd.args(["--pid", "host"]);
     }
@@ -946,6 +947,12 @@ fn the_image_serves_metrics_with_the_daemonsets_privileges() {
             .find(|v| v["name"] == m["name"])
             .expect("the mount's volume");
         let host = volume["hostPath"]["path"].as_str().expect("a hostPath");
+        // As the kubelet does: a DirectoryOrCreate folder (the kubelet's log
+        // links, absent on a host that runs no pods) is made if missing.
+        if volume["hostPath"]["type"] == "DirectoryOrCreate" && !Path::new(host).exists() {
+            std::fs::create_dir_all(host).expect("makes the DirectoryOrCreate folder");
+            made.push(RemoveDir(host.into()));
+        }
         let target = m["mountPath"].as_str().unwrap();
         let ro = if m["readOnly"] == true { ":ro" } else { "" };
         cmd.args(["--volume", &format!("{host}:{target}{ro}")]);
@@ -965,6 +972,15 @@ fn the_image_serves_metrics_with_the_daemonsets_privileges() {
         "{body}"
     );
     assert!(body.contains("socktap_receive_bytes_total{"), "{body}");
+}
+
+/// A folder the test made on the host, removed when dropped.
+struct RemoveDir(PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
 }
 
 // --- The .deb ---------------------------------------------------------------------

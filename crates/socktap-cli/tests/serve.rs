@@ -19,7 +19,7 @@ use prost::Message;
 use socktap_conformance::privileged;
 
 mod support;
-use support::{privileged_with, run_workload, traffic, wait_banner, workload_totals, BIN};
+use support::{privileged_with, run_workload, traffic_as, wait_banner, workload_totals, BIN};
 
 /// How long a scrape may take, whatever other clients do.
 const SCRAPE_LIMIT: Duration = Duration::from_secs(1);
@@ -458,19 +458,6 @@ fn sigint_ends_serve_at_once_despite_stuck_clients() {
     let err = serve.stop_within(Duration::from_secs(1));
     assert!(err.contains("series expired"), "{err}");
     drop((idle, half, body, greedy));
-}
-
-/// `n` UDP round trips from a thread named `comm`.
-fn traffic_as(comm: &str, n: usize) {
-    let name = std::ffi::CString::new(comm).unwrap();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            // SAFETY: PR_SET_NAME takes a NUL-terminated string of at most
-            // 16 bytes, and names only this thread.
-            unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
-            traffic(n);
-        });
-    });
 }
 
 #[test]

@@ -9,6 +9,8 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 
 use serde_json::Value;
 
+pub mod serve;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_socktap");
 const WORKLOAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/workload.py");
 
@@ -300,9 +302,16 @@ impl Drop for Rounds {
 }
 
 /// Runs socktap with `args` until `work` is done, then interrupts it like
-/// Ctrl-C; it must exit successfully. Returns (stdout, stderr).
+/// Ctrl-C; it must exit successfully. Returns (stdout, stderr), the banner
+/// included.
 pub fn run_around(args: &[&str], work: impl FnOnce()) -> (String, String) {
-    let (mut child, err) = start_attached(args);
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts socktap");
+    let (err, banner) = wait_banner(&mut child);
     let mut out = child.stdout.take().expect("stdout piped");
     let reader = std::thread::spawn(move || {
         let mut s = String::new();
@@ -313,7 +322,7 @@ pub fn run_around(args: &[&str], work: impl FnOnce()) -> (String, String) {
     work();
     signal(&child, libc::SIGINT);
     let (status, _) = exits_within(&mut child, std::time::Duration::from_secs(30));
-    let (out, err) = (reader.join().unwrap(), err.join().unwrap());
+    let (out, err) = (reader.join().unwrap(), banner + &err.join().unwrap());
     assert!(status.success(), "{status:?}: {err}");
     (out, err)
 }

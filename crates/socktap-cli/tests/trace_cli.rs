@@ -27,7 +27,6 @@ fn udp_pair() -> (UdpSocket, UdpSocket) {
 
 /// One text line of trace after its time column, as the columns under
 /// [`HEADER`] say it.
-#[allow(clippy::too_many_arguments)]
 fn row(
     probe: &str,
     tid: u32,

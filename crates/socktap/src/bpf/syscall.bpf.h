@@ -151,6 +151,7 @@ static __always_inline void sys_io_stash(long nr, struct pt_regs *regs, struct s
 	if (!pass_socket(&call.ev))
 		return;
 	call.nr = nr;
+	call.sk = (u64)BPF_CORE_READ(sock, sk);
 	call.ev.peek = (flags & MSG_PEEK) != 0;
 	if (row.size_from == SIZE_MMSG)
 		call.mmsg_vec = sys_arg(regs, row.size_arg);
@@ -164,6 +165,13 @@ static __always_inline void sys_io_exit(struct inflight_call *call, struct sys_r
 		return;
 	if (cfg.succeeded_only && ret < 0)
 		return;
+	/*
+	 * The message went out from the port the call bound, if it bound one
+	 * (a UDP send from an unbound socket): addresses as at the exit, as the
+	 * message hooks read them.
+	 */
+	if (call->ev.addr_family && call->sk)
+		fill_addresses(&call->ev, (struct sock *)call->sk, call->ev.addr_family, false);
 	if (row.size_from == SIZE_MMSG && ret >= 0) {
 		/* ret messages went through; each has its own length */
 		struct mmsg_ctx c = { .ev = &call->ev, .vec = call->mmsg_vec };

@@ -294,3 +294,54 @@ fn failed_keeps_only_the_failing_calls_with_their_errno() {
     let summary = json_lines(&out).pop().expect("a summary");
     assert_eq!(summary["events"], 3);
 }
+
+/// A UDP send from an unbound socket binds it to a port on the way: the
+/// send's return carries that port and `--port` keeps it, under every
+/// backend the kernel takes (the syscall layer filters at the call's exit,
+/// where the port is known). The entry, before the bind, has no port. The
+/// send runs in a network namespace of its own whose ephemeral range is
+/// that one port, so the port is known before it is bound.
+#[test]
+fn a_port_the_send_itself_binds_matches_under_every_backend() {
+    if !privileged("port bound by the send") {
+        return;
+    }
+    let port = 40000 + std::process::id() % 1000;
+    let comm = "stfbind";
+    let script = format!(
+        "import socket, subprocess\n\
+         open('/proc/self/comm', 'w').write('{comm}')\n\
+         subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)\n\
+         open('/proc/sys/net/ipv4/ip_local_port_range', 'w').write('{port} {port}')\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         assert s.sendto(b'x' * 7, ('127.0.0.1', 9)) == 7\n\
+         assert s.getsockname()[1] == {port}, s.getsockname()\n"
+    );
+    let (port, backends) = (port.to_string(), ["auto", "tracepoint", "syscall"]);
+    for backend in backends {
+        let probes = ["socket.sendmsg", "socket.sendmsg.return"];
+        let args = [
+            "trace",
+            "--json",
+            "--backend",
+            backend,
+            "-n",
+            comm,
+            "--port",
+            &port,
+        ];
+        let (out, err) = run_around(&[&args[..], &probes[..]].concat(), || {
+            let o = std::process::Command::new("unshare")
+                .args(["-n", "python3", "-c", &script])
+                .output()
+                .expect("runs unshare");
+            assert!(o.status.success(), "{o:?}");
+        });
+        let evs = events(&out);
+        assert_eq!(evs.len(), 1, "{backend}: {out}{err}");
+        let e = &evs[0];
+        assert_eq!(e["probe"], "socket.sendmsg.return", "{backend}: {e}");
+        assert_eq!((&e["size"], &e["comm"]), (&7.into(), &comm.into()), "{e}");
+        assert_eq!(plain(&e["local_port"]), port, "{backend}: {e}");
+    }
+}

@@ -148,7 +148,8 @@ static __always_inline void sys_io_stash(long nr, struct pt_regs *regs, struct s
 	__builtin_memset(&call, 0, sizeof(call));
 	fill_task(&call.ev, row.path);
 	fill_socket(&call.ev, sock, NULL, false);
-	if (!pass_socket(&call.ev))
+	/* the ports are filtered at the exit, where the call may have bound one */
+	if (!pass_socket_kind(&call.ev))
 		return;
 	call.nr = nr;
 	call.sk = (u64)BPF_CORE_READ(sock, sk);
@@ -172,6 +173,8 @@ static __always_inline void sys_io_exit(struct inflight_call *call, struct sys_r
 	 */
 	if (call->ev.addr_family && call->sk)
 		fill_addresses(&call->ev, (struct sock *)call->sk, call->ev.addr_family, false);
+	if (!pass_ports(&call->ev))
+		return;
 	if (row.size_from == SIZE_MMSG && ret >= 0) {
 		/* ret messages went through; each has its own length */
 		struct mmsg_ctx c = { .ev = &call->ev, .vec = call->mmsg_vec };

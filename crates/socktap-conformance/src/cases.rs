@@ -1,7 +1,11 @@
 //! The table: the kinds of socket, the operations, and the events each
 //! (operation, kind) case must produce.
 
+use std::net::SocketAddr;
+
 use socktap::{Event, Path};
+
+use crate::sockets::{Sock, SS_CONNECTED, SS_UNCONNECTED};
 
 /// The kinds of socket the suite exercises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +75,24 @@ impl Kind {
             Kind::Udp4 | Kind::Udp6 => libc::IPPROTO_UDP,
             Kind::UnixStream | Kind::UnixDgram => 0,
             Kind::Netlink => libc::NETLINK_ROUTE,
+        }
+    }
+
+    /// Whether sockets of this kind have INET or INET6 addresses.
+    pub(crate) fn is_inet(self) -> bool {
+        matches!(self.family(), libc::AF_INET | libc::AF_INET6)
+    }
+
+    /// `socket->state` of the sockets of this kind's pair: a stream's
+    /// connect(2) and accept(2) (__inet_stream_connect, inet_accept,
+    /// unix_stream_connect, unix_accept) and socketpair(2) (the UNIX
+    /// datagram pair) leave them connected; a datagram connect(2)
+    /// (inet_dgram_connect) changes only the sock, and netlink's one socket
+    /// connects to nothing.
+    pub(crate) fn pair_state(self) -> i32 {
+        match self {
+            Kind::Tcp4 | Kind::Tcp6 | Kind::UnixStream | Kind::UnixDgram => SS_CONNECTED,
+            Kind::Udp4 | Kind::Udp6 | Kind::Netlink => SS_UNCONNECTED,
         }
     }
 
@@ -193,6 +215,15 @@ pub struct Expect {
     pub protocol: i32,
     /// The process that must have caused it.
     pub pid: u32,
+    /// Local address and port (INET and INET6 only).
+    pub local: Option<SocketAddr>,
+    /// Remote address and port (INET and INET6 only; unspecified when not
+    /// connected).
+    pub remote: Option<SocketAddr>,
+    /// `socket->state` (SS_*), -1 where there is no socket yet.
+    pub state: i32,
+    /// `socket->flags`.
+    pub flags: u64,
 }
 
 impl std::fmt::Display for Expect {
@@ -206,9 +237,13 @@ impl std::fmt::Display for Expect {
         }
         write!(
             f,
-            " family={} type={} protocol={} pid={}",
-            self.family, self.sock_type, self.protocol, self.pid
-        )
+            " family={} type={} protocol={} pid={} state={} flags={:#x}",
+            self.family, self.sock_type, self.protocol, self.pid, self.state, self.flags
+        )?;
+        if let (Some(l), Some(r)) = (self.local, self.remote) {
+            write!(f, " {l}->{r}")?;
+        }
+        Ok(())
     }
 }
 
@@ -237,8 +272,9 @@ pub fn cases() -> Vec<(Op, Kind)> {
     v
 }
 
-/// The event `path` must produce on a socket of `kind` made by process `pid`.
-pub(crate) fn exp(pid: u32, kind: Kind, path: Path, size: Option<i64>) -> Expect {
+/// The event `path` must produce on the socket `sock` of `kind` made by
+/// process `pid`.
+pub(crate) fn exp(pid: u32, kind: Kind, sock: &Sock, path: Path, size: Option<i64>) -> Expect {
     let success = if path.is_return() && path != Path::CloseReturn {
         size.map(|s| s >= 0)
     } else {
@@ -257,6 +293,10 @@ pub(crate) fn exp(pid: u32, kind: Kind, path: Path, size: Option<i64>) -> Expect
         sock_type,
         protocol,
         pid,
+        local: sock.local,
+        remote: sock.remote,
+        state: sock.state,
+        flags: sock.flags,
     }
 }
 
@@ -275,6 +315,10 @@ pub(crate) fn seen(ev: &Event) -> Expect {
         sock_type: ev.sock_type,
         protocol: ev.protocol,
         pid: ev.pid,
+        local: ev.local,
+        remote: ev.remote,
+        state: ev.state,
+        flags: ev.flags,
     }
 }
 

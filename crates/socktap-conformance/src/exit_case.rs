@@ -3,14 +3,13 @@
 
 use std::ffi::CString;
 use std::io;
-use std::mem::zeroed;
 
 use socktap::{Filter, LoadSettings, Path, Tracer};
 
-use crate::cases::{seen, Expect, Kind};
+use crate::cases::{exp, seen, Kind};
 use crate::collect::{base_probes, collect_events, Outcome};
 use crate::error::Error;
-use crate::sockets::{check, gettid, last_err};
+use crate::sockets::{gettid, last_err, Sock};
 
 /// A child process creates a socket and exits with it open; the parent
 /// traces the child by its command name, unique to the calling thread so
@@ -28,42 +27,20 @@ pub(crate) fn exit_open(kind: Kind, settings: LoadSettings) -> Outcome {
     let name =
         CString::new(comm).map_err(|e| Error::io("naming the child", io::Error::other(e)))?;
     let (family, ty) = (kind.family(), kind.sock_type());
-    let proto = if kind == Kind::Netlink {
-        libc::NETLINK_ROUTE
-    } else {
-        0
-    };
-    // The child inherits this process's descriptors too; when another
-    // thread closes its copy meanwhile, the child's exit releases that
-    // socket as well (rightly). The child reports its own socket's inode
-    // through a pipe, so only its socket's release is compared.
-    let mut pipe = [0; 2];
-    // SAFETY: pipe has room for the two descriptors pipe2(2) writes.
-    check(unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) })
-        .map_err(|e| Error::io("making a pipe", e))?;
+    // The child inherits this process's descriptors. No other case runs
+    // meanwhile (the runner's lock), so none of them is a socket that another
+    // thread could close while the child holds it: the child's exit releases
+    // its own socket only, and any other release would be a mismatch.
     // SAFETY: the child only makes async-signal-safe calls (prctl, socket,
-    // fstat, write, _exit) before it exits, so forking a multi-threaded
-    // process is sound.
+    // _exit) before it exits, so forking a multi-threaded process is sound.
     let child = unsafe { libc::fork() };
     if child == 0 {
-        // SAFETY: see above; name outlives the call, st is a valid stat.
+        // SAFETY: see above; name outlives the call.
         unsafe {
             libc::prctl(libc::PR_SET_NAME, name.as_ptr());
-            let fd = libc::socket(family, ty, proto);
-            let mut st: libc::stat = zeroed();
-            libc::fstat(fd, &mut st);
-            let ino: u64 = st.st_ino;
-            libc::write(pipe[1], (&raw const ino).cast(), 8);
+            libc::socket(family, ty, 0);
             libc::_exit(0);
         }
-    }
-    // SAFETY: our copy of the write end; the child has its own.
-    unsafe { libc::close(pipe[1]) };
-    let mut ino = 0u64;
-    // SAFETY: reads at most 8 bytes into ino, then closes our read end.
-    unsafe {
-        libc::read(pipe[0], (&raw mut ino).cast(), 8);
-        libc::close(pipe[0]);
     }
     if child < 0 {
         return Err(Error::io("forking", last_err()));
@@ -72,27 +49,15 @@ pub(crate) fn exit_open(kind: Kind, settings: LoadSettings) -> Outcome {
     // SAFETY: waits for our own child; status is a valid int.
     unsafe { libc::waitpid(child, &mut status, 0) };
     let pid = child as u32;
-    let mk = |path: Path, size: Option<i64>, protocol: i32| Expect {
-        path,
-        size,
-        success: (path == Path::CreateReturn).then_some(true),
-        family,
-        sock_type: ty,
-        protocol,
-        pid,
-    };
+    let (none, fresh) = (Sock::none(), Sock::fresh(kind));
     let expected = vec![
-        mk(Path::Create, None, proto),
-        mk(Path::CreateReturn, Some(0), proto),
-        mk(Path::Close, None, kind.protocol()),
-        mk(Path::CloseReturn, None, kind.protocol()),
+        exp(pid, kind, &none, Path::Create, None),
+        exp(pid, kind, &none, Path::CreateReturn, Some(0)),
+        exp(pid, kind, &fresh, Path::Close, None),
+        exp(pid, kind, &fresh, Path::CloseReturn, None),
     ];
     let got = collect_events(&mut tracer, expected.len())?
         .iter()
-        .filter(|e| {
-            let release = matches!(e.path, Path::Close | Path::CloseReturn);
-            !release || u64::from(e.ino) == ino
-        })
         .map(seen)
         .collect();
     Ok((expected, got))

@@ -11,7 +11,7 @@ use socktap::Path;
 use crate::cases::{exp, Expect, Kind, Op};
 use crate::sockets::{
     accept, check, check_size, connect, gettid, last_err, netlink_request, new_socket, pair,
-    socketpair, Addr, Pair,
+    socketpair, Addr, Pair, Sock, SS_CONNECTED, SS_UNCONNECTED,
 };
 
 /// The size of one message the suite sends (netlink: one request).
@@ -93,9 +93,10 @@ impl Setup {
     /// Does the operation; returns the events it must have produced.
     pub(crate) fn perform(&mut self, op: Op, kind: Kind) -> io::Result<Vec<Expect>> {
         let pid = self.pid;
-        let e = move |p, s| exp(pid, kind, p, s);
+        let e = move |sock: &Sock, p, s| exp(pid, kind, sock, p, s);
         // What every close case must produce: one socket closed.
-        let closed = || vec![e(Path::Close, None), e(Path::CloseReturn, None)];
+        let closed =
+            |sock: &Sock| vec![e(sock, Path::Close, None), e(sock, Path::CloseReturn, None)];
         match op {
             Op::Write
             | Op::Writev
@@ -122,25 +123,30 @@ impl Setup {
                     )
                 })?;
                 expect_n(r, 1000)?;
+                let sock = Sock::of(p.tx.as_raw_fd(), kind, kind.pair_state())?;
                 Ok(vec![
-                    e(Path::Sendmsg, Some(1000)),
-                    e(Path::SendmsgReturn, Some(r)),
+                    e(&sock, Path::Sendmsg, Some(1000)),
+                    e(&sock, Path::SendmsgReturn, Some(r)),
                 ])
             }
             Op::Socket => {
                 let fd = new_socket(kind.family(), kind.sock_type(), 0)?;
                 self.extra.push(fd);
-                Ok(vec![e(Path::Create, None), e(Path::CreateReturn, Some(0))])
+                Ok(vec![
+                    e(&Sock::none(), Path::Create, None),
+                    e(&Sock::none(), Path::CreateReturn, Some(0)),
+                ])
             }
             Op::Socketpair => {
                 let (a, b) = socketpair(kind.sock_type())?;
                 self.extra.push(a);
                 self.extra.push(b);
+                let none = Sock::none();
                 Ok(vec![
-                    e(Path::Create, None),
-                    e(Path::Create, None),
-                    e(Path::CreateReturn, Some(0)),
-                    e(Path::CreateReturn, Some(0)),
+                    e(&none, Path::Create, None),
+                    e(&none, Path::Create, None),
+                    e(&none, Path::CreateReturn, Some(0)),
+                    e(&none, Path::CreateReturn, Some(0)),
                 ])
             }
             Op::AcceptClose => {
@@ -151,19 +157,24 @@ impl Setup {
                     .listener
                     .as_ref()
                     .ok_or_else(|| io::Error::other("no listener"))?;
-                drop(accept(l)?);
-                Ok(closed())
+                let c = accept(l)?;
+                let sock = Sock::of(c.as_raw_fd(), kind, SS_CONNECTED)?;
+                drop(c);
+                Ok(closed(&sock))
             }
             Op::Close => {
-                drop(self.take_sending_side()?);
-                Ok(closed())
+                let tx = self.take_sending_side()?;
+                let sock = Sock::of(tx.as_raw_fd(), kind, kind.pair_state())?;
+                drop(tx);
+                Ok(closed(&sock))
             }
             Op::CloseDup => {
                 let tx = self.take_sending_side()?;
+                let sock = Sock::of(tx.as_raw_fd(), kind, kind.pair_state())?;
                 let dup = tx.try_clone()?;
                 drop(tx); // one of two references: the socket stays
                 drop(dup); // the last one: now it goes
-                Ok(closed())
+                Ok(closed(&sock))
             }
             Op::FailingSend => {
                 let fd = self
@@ -171,6 +182,8 @@ impl Setup {
                     .first()
                     .ok_or_else(|| io::Error::other("no socket"))?;
                 let buf = payload(kind, MSG);
+                // The send binds a UDP socket to a port before it fails.
+                let before = Sock::of(fd.as_raw_fd(), kind, SS_UNCONNECTED)?;
                 // SAFETY: buf is valid for buf.len() bytes.
                 let r = unsafe {
                     libc::send(
@@ -184,9 +197,10 @@ impl Setup {
                     return Err(io::Error::other("the send was expected to fail"));
                 }
                 let errno = last_err().raw_os_error().unwrap_or(0);
+                let after = Sock::of(fd.as_raw_fd(), kind, SS_UNCONNECTED)?;
                 Ok(vec![
-                    e(Path::Sendmsg, Some(buf.len() as i64)),
-                    e(Path::SendmsgReturn, Some(-i64::from(errno))),
+                    e(&before, Path::Sendmsg, Some(buf.len() as i64)),
+                    e(&after, Path::SendmsgReturn, Some(-i64::from(errno))),
                 ])
             }
             Op::ExitOpen => Err(io::Error::other("exit is run in a child process")),
@@ -271,7 +285,7 @@ fn data_op(
     p: &Pair,
     op: Op,
     kind: Kind,
-    e: &dyn Fn(Path, Option<i64>) -> Expect,
+    e: &dyn Fn(&Sock, Path, Option<i64>) -> Expect,
 ) -> io::Result<Vec<Expect>> {
     let (entry, ret) = data_paths(op)?;
     let receive = op.is_receive();
@@ -286,12 +300,14 @@ fn data_op(
         if receive && kind.is_stream() {
             buf.truncate(MSG);
         }
-        let mut ev = vec![e(entry, Some(buf.len() as i64)); 3];
-        for got in three_messages(fd, flags, receive, &buf)? {
+        let got = three_messages(fd, flags, receive, &buf)?;
+        let sock = Sock::of(fd, kind, kind.pair_state())?;
+        let mut ev = vec![e(&sock, entry, Some(buf.len() as i64)); 3];
+        for got in got {
             if receive {
                 received(kind, got)?;
             }
-            ev.push(e(ret, Some(got)));
+            ev.push(e(&sock, ret, Some(got)));
         }
         return Ok(ev);
     }
@@ -306,7 +322,11 @@ fn data_op(
     } else {
         expect_n(r, buf.len())?;
     }
-    Ok(vec![e(entry, Some(buf.len() as i64)), e(ret, Some(r))])
+    let sock = Sock::of(fd, kind, kind.pair_state())?;
+    Ok(vec![
+        e(&sock, entry, Some(buf.len() as i64)),
+        e(&sock, ret, Some(r)),
+    ])
 }
 
 /// The one syscall of a single-message data operation over `buf`, with the

@@ -2,6 +2,7 @@
 //! and a comparison of what the kernel reported with what was expected.
 
 use std::io;
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use socktap::{Filter, LoadSettings, Tracer};
@@ -11,7 +12,14 @@ use crate::collect::{base_probes, collect_events, Outcome};
 use crate::error::{Error, Result};
 use crate::exit_case::exit_open;
 use crate::operations::Setup;
-use crate::sockets::gettid;
+use crate::sockets::{flags, gettid};
+
+/// Held for reading by every case from its set-up to its tear-down, and for
+/// writing by the exit case, which forks: a forked child holds a copy of
+/// every descriptor of the process, so while it lives no other case (in
+/// another thread) may have a socket open, or that case's close would not be
+/// the last one and its release would happen in the child.
+static CASES: RwLock<()> = RwLock::new(());
 
 /// The outcome of one case.
 #[derive(Debug, Clone)]
@@ -87,8 +95,15 @@ fn run_case_with(
         ..Default::default()
     };
     let outcome = match op {
-        Op::ExitOpen => exit_open(kind, settings),
+        Op::ExitOpen => {
+            let _alone = CASES.write().unwrap_or_else(PoisonError::into_inner);
+            // Read once, with a socket of its own: not while a case is watched.
+            flags(kind);
+            exit_open(kind, settings)
+        }
         _ => {
+            let _case = CASES.read().unwrap_or_else(PoisonError::into_inner);
+            flags(kind);
             let mut state = match Setup::new(op, kind) {
                 Ok(s) => s,
                 Err(e) => {

@@ -3,7 +3,9 @@
 
 use std::io;
 use std::mem::{size_of, zeroed};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::OnceLock;
 
 use crate::cases::Kind;
 
@@ -44,6 +46,135 @@ pub(crate) fn new_socket(family: i32, ty: i32, protocol: i32) -> io::Result<Owne
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// `socket->state` of a socket that nothing connected (SS_UNCONNECTED,
+/// include/uapi/linux/net.h).
+pub(crate) const SS_UNCONNECTED: i32 = 1;
+/// `socket->state` after a stream socket's connect(2) or accept(2), and of
+/// both sockets of a socketpair(2) (SS_CONNECTED).
+pub(crate) const SS_CONNECTED: i32 = 3;
+
+/// What the tapset reports of one socket besides its numbers: addresses,
+/// state and flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sock {
+    pub(crate) local: Option<SocketAddr>,
+    pub(crate) remote: Option<SocketAddr>,
+    pub(crate) state: i32,
+    pub(crate) flags: u64,
+}
+
+impl Sock {
+    /// The socket `fd` of `kind` in `state`, with its addresses as
+    /// getsockname(2) and getpeername(2) give them now.
+    pub(crate) fn of(fd: RawFd, kind: Kind, state: i32) -> io::Result<Sock> {
+        let (local, remote) = if kind.is_inet() {
+            let local = Addr::of(fd)?.socket_addr();
+            let remote = match Addr::peer_of(fd) {
+                Ok(a) => a.socket_addr(),
+                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Some(unspecified(kind)),
+                Err(e) => return Err(e),
+            };
+            (local, remote)
+        } else {
+            (None, None)
+        };
+        Ok(Sock {
+            local,
+            remote,
+            state,
+            flags: flags(kind),
+        })
+    }
+
+    /// What the create probes report: no socket yet (the tapset's
+    /// socket.create and socket.create.return have no state or flags).
+    pub(crate) fn none() -> Sock {
+        Sock {
+            local: None,
+            remote: None,
+            state: -1,
+            flags: 0,
+        }
+    }
+
+    /// A socket of `kind` as socket(2) makes it: bound and connected to
+    /// nothing.
+    pub(crate) fn fresh(kind: Kind) -> Sock {
+        let none = kind.is_inet().then(|| unspecified(kind));
+        Sock {
+            local: none,
+            remote: none,
+            state: SS_UNCONNECTED,
+            flags: flags(kind),
+        }
+    }
+}
+
+/// The unspecified address of an INET or INET6 `kind`, port 0.
+fn unspecified(kind: Kind) -> SocketAddr {
+    let ip = if kind.family() == libc::AF_INET6 {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    };
+    SocketAddr::new(ip, 0)
+}
+
+/// `socket->flags` of every socket of `kind` in the table: the bits the
+/// family sets on its sockets, read once (the first call makes a socket of
+/// its own, so make it before tracing). They are SOCK_SUPPORT_ZC, which
+/// tcp_init_sock and udp_init_sock set (6.0+, with the flag) and
+/// inet_accept passes on, and SOCK_CUSTOM_SOCKOPT, which udp_lib_init_sock
+/// sets (6.2+, with the flag) and a UNIX stream socket has where it handles
+/// SOL_SOCKET's SO_INQ itself (6.17+), as setsockopt(2) tells. The bit
+/// numbers are the kernel's, from its BTF. No case sets the other bits: they
+/// say that a send waited for buffer space or a reader for data.
+pub(crate) fn flags(kind: Kind) -> u64 {
+    static BITS: OnceLock<(u64, u64, bool)> = OnceLock::new();
+    let (zc, custom, unix_custom) = *BITS.get_or_init(|| {
+        let bits = socktap::coverage::KernelFeatures::probe().socket_flags;
+        let bit = |want: &str| {
+            bits.iter()
+                .find(|(_, name)| name == want)
+                .map_or(0, |(b, _)| 1u64 << b)
+        };
+        (
+            bit("SUPPORT_ZC"),
+            bit("CUSTOM_SOCKOPT"),
+            unix_stream_has_so_inq(),
+        )
+    });
+    match kind {
+        Kind::Tcp4 | Kind::Tcp6 => zc,
+        Kind::Udp4 | Kind::Udp6 => zc | custom,
+        Kind::UnixStream if unix_custom => custom,
+        Kind::UnixStream | Kind::UnixDgram | Kind::Netlink => 0,
+    }
+}
+
+/// Whether a UNIX stream socket takes SO_INQ at SOL_SOCKET: only its own
+/// setsockopt does, which the kernel calls for SOL_SOCKET when the socket
+/// has SOCK_CUSTOM_SOCKOPT.
+fn unix_stream_has_so_inq() -> bool {
+    /// SO_INQ (asm-generic/socket.h; the libc crate does not have it yet).
+    const SO_INQ: libc::c_int = 84;
+    let Ok(fd) = new_socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) else {
+        return false;
+    };
+    let off: libc::c_int = 0;
+    // SAFETY: off is a valid int of the length given.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_INQ,
+            (&raw const off).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    r == 0
+}
+
 /// A socket address of any family, with its length.
 pub(crate) struct Addr {
     storage: libc::sockaddr_storage,
@@ -61,6 +192,43 @@ impl Addr {
         // SAFETY: storage and len are valid, writable, and len is its size.
         check(unsafe { libc::getsockname(fd, (&raw mut a.storage).cast(), &mut a.len) })?;
         Ok(a)
+    }
+
+    /// The address `fd` is connected to.
+    fn peer_of(fd: RawFd) -> io::Result<Addr> {
+        let mut a = Addr {
+            // SAFETY: sockaddr_storage is plain data; all-zero is valid.
+            storage: unsafe { zeroed() },
+            len: size_of::<libc::sockaddr_storage>() as libc::socklen_t,
+        };
+        // SAFETY: storage and len are valid, writable, and len is its size.
+        check(unsafe { libc::getpeername(fd, (&raw mut a.storage).cast(), &mut a.len) })?;
+        Ok(a)
+    }
+
+    /// The address as an INET or INET6 socket address; `None` for others.
+    fn socket_addr(&self) -> Option<SocketAddr> {
+        let p = (&raw const self.storage).cast::<u8>();
+        match i32::from(self.storage.ss_family) {
+            libc::AF_INET => {
+                // SAFETY: an AF_INET address is a sockaddr_in, which
+                // sockaddr_storage is larger than and aligned for.
+                let sin = unsafe { &*p.cast::<libc::sockaddr_in>() };
+                let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                Some(SocketAddr::new(IpAddr::V4(ip), u16::from_be(sin.sin_port)))
+            }
+            libc::AF_INET6 => {
+                // SAFETY: an AF_INET6 address is a sockaddr_in6, which
+                // sockaddr_storage is larger than and aligned for.
+                let sin6 = unsafe { &*p.cast::<libc::sockaddr_in6>() };
+                let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+                Some(SocketAddr::new(
+                    IpAddr::V6(ip),
+                    u16::from_be(sin6.sin6_port),
+                ))
+            }
+            _ => None,
+        }
     }
 
     /// The loopback address of `family` (AF_INET or AF_INET6), port 0.
@@ -137,8 +305,8 @@ fn unix_abstract(tag: &str) -> Addr {
     // SAFETY: sockaddr_storage is plain data; all-zero is valid.
     let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
     let sun = (&raw mut storage).cast::<libc::sockaddr_un>();
-    // Unique per call: a child forked meanwhile by another thread may still
-    // hold a copy of an earlier listener, keeping its name bound.
+    // Unique per call, so that a listener of an earlier case never stands
+    // in the way.
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = format!("socktap-conf-{}-{tag}-{seq}", std::process::id());

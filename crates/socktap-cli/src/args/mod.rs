@@ -250,11 +250,13 @@ pub struct FilterArgs {
     /// Only this thread id; repeatable or comma-separated.
     #[arg(long = "tid", value_delimiter = ',', value_parser = values::id, allow_negative_numbers = true)]
     pub tids: Vec<u32>,
-    /// Only this command name (exact, as the kernel keeps it: 15 bytes).
+    /// Only this command name (exact, as the kernel keeps it: 15 bytes);
+    /// repeatable, not comma-separated: a command name may hold a comma.
     #[arg(short = 'n', long = "comm")]
     pub comms: Vec<String>,
-    /// Only this user: a name or a number (real uid).
-    #[arg(short = 'u', long = "uid")]
+    /// Only this user: a name or a number (real uid); repeatable or
+    /// comma-separated.
+    #[arg(short = 'u', long = "uid", value_delimiter = ',')]
     pub uids: Vec<String>,
     /// Only this family: INET, INET6, LOCAL (UNIX), NETLINK, … or a number.
     #[arg(short = 'f', long = "family", value_delimiter = ',')]

@@ -9,6 +9,7 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 
 use serde_json::Value;
 
+pub mod serve;
 pub mod stap;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_socktap");
@@ -162,4 +163,183 @@ pub fn finishes_ok(
     let (status, took) = exits_within(child, limit);
     assert!(status.success(), "{status:?}");
     (took, read_all(err))
+}
+
+/// `n` UDP round trips of 16 bytes from a thread of this process named
+/// `comm`.
+pub fn traffic_as(comm: &str, n: usize) {
+    Worker::spawn(comm).run(move || traffic(n));
+}
+
+/// A job for a [`Worker`].
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A thread of this process, named as the test says, that runs jobs on
+/// request: its tid is known before socktap starts, so that a test can
+/// filter on it, and everything it does is the test's own doing.
+pub struct Worker {
+    pub tid: u32,
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    pub fn spawn(comm: &str) -> Worker {
+        let name = std::ffi::CString::new(comm).expect("a command name");
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            // SAFETY: PR_SET_NAME takes a NUL-terminated string of at most
+            // 16 bytes (the kernel cuts longer ones), and names only this thread.
+            unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
+            let _ = tid_tx.send(gettid());
+            for job in queue {
+                job();
+            }
+        });
+        let tid = tid_rx.recv().expect("the worker starts");
+        Worker {
+            tid,
+            jobs: Some(jobs),
+            thread: Some(thread),
+        }
+    }
+
+    /// Runs `f` on the worker's thread and returns what it returned.
+    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.jobs
+            .as_ref()
+            .expect("the worker is running")
+            .send(job)
+            .expect("the worker takes jobs");
+        rx.recv()
+            .expect("the worker's job finished (it panicked if not)")
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+const UDP_ROUNDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/udp_rounds.py");
+
+/// tests/udp_rounds.py: a process of its own named `comm` that makes
+/// `rounds` UDP round trips of `size` bytes when let go, and then stays
+/// until dropped (its pid stays its own).
+pub struct Rounds {
+    pub child: Child,
+    pub rounds: u64,
+    pub size: u64,
+}
+
+impl Rounds {
+    /// Started and waiting for [`Rounds::go`]: its pid can be given to
+    /// socktap before it sends anything.
+    pub fn held(comm: &str, rounds: u64, size: u64) -> Rounds {
+        Self::spawn(comm, rounds, size, true)
+    }
+
+    /// Started, and its traffic done when this returns.
+    pub fn done(comm: &str, rounds: u64, size: u64) -> Rounds {
+        let mut r = Self::spawn(comm, rounds, size, false);
+        r.wait_done();
+        r
+    }
+
+    fn spawn(comm: &str, rounds: u64, size: u64, hold: bool) -> Rounds {
+        let mut cmd = Command::new("python3");
+        cmd.arg(UDP_ROUNDS)
+            .args([comm, &rounds.to_string(), &size.to_string()]);
+        if hold {
+            cmd.arg("--hold");
+        }
+        let child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starts python3");
+        Rounds {
+            child,
+            rounds,
+            size,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Lets a held process go, and waits until its traffic is done.
+    pub fn go(&mut self) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("stdin piped");
+        stdin.write_all(b"go\n").expect("lets it go");
+        stdin.flush().expect("lets it go");
+        self.wait_done();
+    }
+
+    fn wait_done(&mut self) {
+        let mut out = self.child.stdout.take().expect("stdout piped");
+        let mut line = [0u8; 5];
+        out.read_exact(&mut line).expect("udp_rounds.py says done");
+        assert_eq!(&line, b"done\n");
+    }
+}
+
+impl Drop for Rounds {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs socktap with `args` until `work` is done, then interrupts it like
+/// Ctrl-C; it must exit successfully. Returns (stdout, stderr), the banner
+/// included.
+pub fn run_around(args: &[&str], work: impl FnOnce()) -> (String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts socktap");
+    let (err, banner) = wait_banner(&mut child);
+    let mut out = child.stdout.take().expect("stdout piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).expect("reads stdout");
+        s
+    });
+    let err = std::thread::spawn(move || read_all(err));
+    work();
+    signal(&child, libc::SIGINT);
+    let (status, _) = exits_within(&mut child, std::time::Duration::from_secs(30));
+    let (out, err) = (reader.join().unwrap(), banner + &err.join().unwrap());
+    assert!(status.success(), "{status:?}: {err}");
+    (out, err)
+}
+
+/// The JSON lines of an output.
+pub fn json_lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+/// The events among JSON records (records that are not events have a
+/// `record` field).
+pub fn events(out: &str) -> Vec<Value> {
+    json_lines(out)
+        .into_iter()
+        .filter(|r| r.get("record").is_none())
+        .collect()
 }

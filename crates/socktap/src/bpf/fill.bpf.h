@@ -64,6 +64,44 @@ static __always_inline void fill_task(struct event *e, u32 probe)
 #define READ(direct, p, field) ((direct) ? (p)->field : BPF_CORE_READ(p, field))
 
 /*
+ * Local and remote address and port of an INET or INET6 sock of family
+ * skf; nothing for the other families.
+ */
+static __always_inline void fill_addresses(struct event *e, struct sock *sk, u16 skf, bool direct)
+{
+	if (skf == ADDR_INET) {
+		e->addr_family = ADDR_INET;
+		if (direct) {
+			*(u32 *)e->laddr = sk->__sk_common.skc_rcv_saddr;
+			*(u32 *)e->raddr = sk->__sk_common.skc_daddr;
+		} else {
+			bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+			bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
+		}
+	} else if (skf == ADDR_INET6) {
+		e->addr_family = ADDR_INET6;
+		if (direct) {
+			__builtin_memcpy(e->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+			__builtin_memcpy(e->raddr, &sk->__sk_common.skc_v6_daddr, 16);
+		} else {
+			bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+			bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+		}
+	}
+	if (e->addr_family) {
+		e->lport = READ(direct, sk, __sk_common.skc_num);
+		/*
+		 * skc_num is cleared when the socket leaves the hash tables (a reset,
+		 * the FIN exchange, close); the source port is still in inet_sport,
+		 * beyond struct sock, so read the slow way on this rare path.
+		 */
+		if (!e->lport)
+			e->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+		e->rport = bpf_ntohs(READ(direct, sk, __sk_common.skc_dport));
+	}
+}
+
+/*
  * The tapset's socket fields: family from proto_ops (sk_family where only the
  * sock is reachable), protocol from the sock, state/type/flags from the
  * socket, -1 for what is missing.
@@ -112,36 +150,7 @@ static __always_inline void fill_socket(struct event *e, struct socket *sock, st
 		e->family = skf;
 	if (cfg.aggregate && !(cfg.agg_keys & AGG_PORT) && !cfg.n_ports)
 		return;
-	if (skf == ADDR_INET) {
-		e->addr_family = ADDR_INET;
-		if (direct) {
-			*(u32 *)e->laddr = sk->__sk_common.skc_rcv_saddr;
-			*(u32 *)e->raddr = sk->__sk_common.skc_daddr;
-		} else {
-			bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
-			bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
-		}
-	} else if (skf == ADDR_INET6) {
-		e->addr_family = ADDR_INET6;
-		if (direct) {
-			__builtin_memcpy(e->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
-			__builtin_memcpy(e->raddr, &sk->__sk_common.skc_v6_daddr, 16);
-		} else {
-			bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-			bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
-		}
-	}
-	if (e->addr_family) {
-		e->lport = READ(direct, sk, __sk_common.skc_num);
-		/*
-		 * skc_num is cleared when the socket leaves the hash tables (a reset,
-		 * the FIN exchange, close); the source port is still in inet_sport,
-		 * beyond struct sock, so read the slow way on this rare path.
-		 */
-		if (!e->lport)
-			e->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-		e->rport = bpf_ntohs(READ(direct, sk, __sk_common.skc_dport));
-	}
+	fill_addresses(e, sk, skf, direct);
 }
 
 #endif

@@ -104,8 +104,8 @@ static __always_inline bool pass_task(void)
 	return true;
 }
 
-/* Socket filters, on an event whose socket fields are filled in. */
-static __always_inline bool pass_socket(const struct event *e)
+/* The socket filters but the ports, on an event whose socket fields are filled in. */
+static __always_inline bool pass_socket_kind(const struct event *e)
 {
 	if (cfg.n_families && !IN_SET(e->family, cfg.families, cfg.n_families))
 		return false;
@@ -113,10 +113,20 @@ static __always_inline bool pass_socket(const struct event *e)
 		return false;
 	if (cfg.n_types && !IN_SET(e->type, cfg.types, cfg.n_types))
 		return false;
-	if (cfg.n_ports && !(e->addr_family && (IN_SET(e->lport, cfg.ports, cfg.n_ports) ||
-						IN_SET(e->rport, cfg.ports, cfg.n_ports))))
-		return false;
 	return true;
+}
+
+/* The port filter: the socket's own ports, local or remote. */
+static __always_inline bool pass_ports(const struct event *e)
+{
+	return !cfg.n_ports || (e->addr_family && (IN_SET(e->lport, cfg.ports, cfg.n_ports) ||
+						   IN_SET(e->rport, cfg.ports, cfg.n_ports)));
+}
+
+/* Socket filters, on an event whose socket fields are filled in. */
+static __always_inline bool pass_socket(const struct event *e)
+{
+	return pass_socket_kind(e) && pass_ports(e);
 }
 
 /* Whether socket.close[.return] is asked for (releases have no result to fail). */

@@ -88,6 +88,7 @@ struct inflight_call {
 	u64 pair_fds;    /* socketpair(2): user pointer to the two new descriptors */
 	u64 mmsg_vec;    /* sendmmsg/recvmmsg: user pointer to the mmsghdr vector */
 	u64 sock_out;    /* __sock_create: kernel pointer to where the new socket goes */
+	u64 sk;          /* syscall-layer messages: the sock, whose addresses are read again at exit */
 	u32 nr;          /* the syscall, where the syscall layer tracks the call */
 };
 

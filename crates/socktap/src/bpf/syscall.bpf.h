@@ -148,9 +148,11 @@ static __always_inline void sys_io_stash(long nr, struct pt_regs *regs, struct s
 	__builtin_memset(&call, 0, sizeof(call));
 	fill_task(&call.ev, row.path);
 	fill_socket(&call.ev, sock, NULL, false);
-	if (!pass_socket(&call.ev))
+	/* the ports are filtered at the exit, where the call may have bound one */
+	if (!pass_socket_kind(&call.ev))
 		return;
 	call.nr = nr;
+	call.sk = (u64)BPF_CORE_READ(sock, sk);
 	call.ev.peek = (flags & MSG_PEEK) != 0;
 	if (row.size_from == SIZE_MMSG)
 		call.mmsg_vec = sys_arg(regs, row.size_arg);
@@ -163,6 +165,15 @@ static __always_inline void sys_io_exit(struct inflight_call *call, struct sys_r
 	if (cfg.failed_only && ret >= 0)
 		return;
 	if (cfg.succeeded_only && ret < 0)
+		return;
+	/*
+	 * The message went out from the port the call bound, if it bound one
+	 * (a UDP send from an unbound socket): addresses as at the exit, as the
+	 * message hooks read them.
+	 */
+	if (call->ev.addr_family && call->sk)
+		fill_addresses(&call->ev, (struct sock *)call->sk, call->ev.addr_family, false);
+	if (!pass_ports(&call->ev))
 		return;
 	if (row.size_from == SIZE_MMSG && ret >= 0) {
 		/* ret messages went through; each has its own length */

@@ -220,7 +220,8 @@ pub struct Expect {
     /// Remote address and port (INET and INET6 only; unspecified when not
     /// connected).
     pub remote: Option<SocketAddr>,
-    /// `socket->state` (SS_*), -1 where there is no socket yet.
+    /// `socket->state` (SS_*), -1 where there is no socket yet, and
+    /// [`UNIX_STATE`] for a UNIX socket's.
     pub state: i32,
     /// `socket->flags`.
     pub flags: u64,
@@ -295,8 +296,25 @@ pub(crate) fn exp(pid: u32, kind: Kind, sock: &Sock, path: Path, size: Option<i6
         pid,
         local: sock.local,
         remote: sock.remote,
-        state: sock.state,
+        state: compared_state(family, sock.state),
         flags: sock.flags,
+    }
+}
+
+/// What [`Expect::state`] holds for a UNIX socket: its `socket->state` is
+/// not compared. Kernels keep it differently (a socketpair(2) of datagram
+/// sockets is SS_UNCONNECTED on 5.10 and SS_CONNECTED on 6.1 to 6.18; 7.2
+/// leaves connected stream sockets SS_UNCONNECTED too), and user space has
+/// no view of it to check against: /proc/net/unix and unix_diag derive
+/// their state from the sock's, not the socket's.
+pub const UNIX_STATE: i32 = -2;
+
+/// A state as the table compares it (see [`UNIX_STATE`]).
+fn compared_state(family: i32, state: i32) -> i32 {
+    if family == libc::AF_UNIX && state != -1 {
+        UNIX_STATE
+    } else {
+        state
     }
 }
 
@@ -317,7 +335,7 @@ pub(crate) fn seen(ev: &Event) -> Expect {
         pid: ev.pid,
         local: ev.local,
         remote: ev.remote,
-        state: ev.state,
+        state: compared_state(ev.family, ev.state),
         flags: ev.flags,
     }
 }

@@ -12,6 +12,15 @@ pub enum Error {
     /// cannot serve. Shown exactly as the library shows it.
     #[error(transparent)]
     Trace(#[from] socktap::Error),
+    /// A case's events differ from what its syscalls did, and the kernel
+    /// side reported losses meanwhile, which may explain the difference.
+    #[error("{diff}; the kernel side lost events meanwhile: {losses}")]
+    Lost {
+        /// The case's expected and seen events, side by side.
+        diff: String,
+        /// The losses, by reason.
+        losses: String,
+    },
     /// A system call of the suite itself failed.
     #[error("{what}: {source}")]
     Io {

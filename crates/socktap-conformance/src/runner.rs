@@ -161,7 +161,7 @@ fn collect(tracer: &mut Tracer, expected: io::Result<Vec<Expect>>) -> Outcome {
     Ok((expected, got))
 }
 
-fn diff(expected: &[Expect], got: &[Expect]) -> String {
+pub(crate) fn diff(expected: &[Expect], got: &[Expect]) -> String {
     let mut s = String::new();
     let n = expected.len().max(got.len());
     for i in 0..n {

@@ -127,20 +127,29 @@ fn unspecified(kind: Kind) -> SocketAddr {
 /// inet_accept passes on, and SOCK_CUSTOM_SOCKOPT, which udp_lib_init_sock
 /// sets (6.2+, with the flag) and a UNIX stream socket has where it handles
 /// SOL_SOCKET's SO_INQ itself (6.17+), as setsockopt(2) tells. The bit
-/// numbers are the kernel's, from its BTF. No case sets the other bits: they
-/// say that a send waited for buffer space or a reader for data.
+/// numbers are the kernel's, from its BTF where the flags are an enum
+/// (recent kernels); before, they were #defines that BTF does not keep, numbered 5
+/// and 6 (include/linux/net.h). No case sets the other bits: they say that
+/// a send waited for buffer space or a reader for data.
 pub(crate) fn flags(kind: Kind) -> u64 {
     static BITS: OnceLock<(u64, u64, bool)> = OnceLock::new();
     let (zc, custom, unix_custom) = *BITS.get_or_init(|| {
         let bits = socktap::coverage::KernelFeatures::probe().socket_flags;
-        let bit = |want: &str| {
+        let bit = |want: &str, define: u32, since: (u32, u32)| {
+            if bits.is_empty() {
+                return if kernel_at_least(since) {
+                    1u64 << define
+                } else {
+                    0
+                };
+            }
             bits.iter()
                 .find(|(_, name)| name == want)
                 .map_or(0, |(b, _)| 1u64 << b)
         };
         (
-            bit("SUPPORT_ZC"),
-            bit("CUSTOM_SOCKOPT"),
+            bit("SUPPORT_ZC", 5, (6, 0)),
+            bit("CUSTOM_SOCKOPT", 6, (6, 2)),
             unix_stream_has_so_inq(),
         )
     });
@@ -150,6 +159,27 @@ pub(crate) fn flags(kind: Kind) -> u64 {
         Kind::UnixStream if unix_custom => custom,
         Kind::UnixStream | Kind::UnixDgram | Kind::Netlink => 0,
     }
+}
+
+/// Whether the running kernel's version is at least `(major, minor)`.
+fn kernel_at_least(since: (u32, u32)) -> bool {
+    // SAFETY: uname fills the zeroed utsname it is given.
+    let mut u: libc::utsname = unsafe { zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return false;
+    }
+    let release: String = u
+        .release
+        .iter()
+        .map(|&c| c as u8 as char)
+        .take_while(|&c| c != '\0')
+        .collect();
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    version >= since
 }
 
 /// Whether a UNIX stream socket takes SO_INQ at SOL_SOCKET: only its own

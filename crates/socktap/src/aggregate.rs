@@ -367,7 +367,7 @@ impl Aggregator {
     /// Events not counted since start, by reason: for counting, mostly
     /// rows beyond the capacity ([`LossReason::RowsFull`](crate::LossReason::RowsFull)).
     pub fn losses(&self) -> Result<Losses> {
-        maps::read_losses(&self.loaded.skel.maps.losses)
+        self.loaded.losses()
     }
 
     /// Device traffic since the previous call, busiest first.

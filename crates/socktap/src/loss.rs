@@ -22,6 +22,13 @@ pub enum LossReason {
     /// Messages of a `sendmmsg`/`recvmmsg` beyond what the programs for
     /// kernels without `bpf_loop` (before 5.17) can walk.
     LoopBound,
+    /// Runs of socktap's programs that the kernel skipped because one was
+    /// already running on the same CPU (`bpf_prog_info.recursion_misses`):
+    /// a task preempted inside a program, on a kernel whose hook allows
+    /// it, and another task's hook on that CPU meanwhile. Each skipped run
+    /// may have been an event (or the entry half of one); read from the
+    /// kernel, not counted by the programs.
+    Skipped,
     /// Events read from the kernel that the program's own output could not
     /// take (a reader of `socktap trace` that stopped reading when the trace
     /// ended). Counted by the program, not the kernel: see [`Losses::add`].
@@ -30,11 +37,12 @@ pub enum LossReason {
 
 impl LossReason {
     /// Every reason, in the kernel's order.
-    pub const ALL: [LossReason; 5] = [
+    pub const ALL: [LossReason; 6] = [
         LossReason::RingFull,
         LossReason::CallsFull,
         LossReason::RowsFull,
         LossReason::LoopBound,
+        LossReason::Skipped,
         LossReason::Unwritten,
     ];
 
@@ -45,6 +53,7 @@ impl LossReason {
             LossReason::CallsFull => "calls_in_flight_full",
             LossReason::RowsFull => "rows_full",
             LossReason::LoopBound => "loop_bound",
+            LossReason::Skipped => "skipped_runs",
             LossReason::Unwritten => "unwritten",
         }
     }
@@ -58,6 +67,9 @@ impl LossReason {
             LossReason::LoopBound => {
                 "sendmmsg/recvmmsg messages beyond the loop bound of kernels without bpf_loop"
             }
+            LossReason::Skipped => {
+                "the kernel skipped runs of a program already running on the same CPU"
+            }
             LossReason::Unwritten => "the output could not take them",
         }
     }
@@ -70,7 +82,7 @@ impl LossReason {
             LossReason::CallsFull => kernel::LOSS_CALLS_FULL.0,
             LossReason::RowsFull => kernel::LOSS_ROWS_FULL.0,
             LossReason::LoopBound => kernel::LOSS_LOOP_BOUND.0,
-            LossReason::Unwritten => return None,
+            LossReason::Skipped | LossReason::Unwritten => return None,
         })
     }
 }

@@ -14,7 +14,6 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::kernel::config;
 use crate::kernel::loader::{self, Loaded};
-use crate::kernel::maps;
 use crate::loss::Losses;
 use crate::tapset::{path_mask, Path, Probe};
 
@@ -205,7 +204,7 @@ impl Tracer {
     /// Events lost since start, by reason: for a trace, mostly the ring
     /// buffer being full.
     pub fn losses(&self) -> Result<Losses> {
-        maps::read_losses(&self.loaded.skel.maps.losses)
+        self.loaded.losses()
     }
 
     /// Converts an event timestamp (CLOCK_MONOTONIC) to nanoseconds since

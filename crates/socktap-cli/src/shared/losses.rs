@@ -13,6 +13,11 @@ fn remedy(reason: LossReason, capacity_flag: &str) -> String {
         }
         LossReason::RowsFull => format!("raise {capacity_flag}"),
         LossReason::Unwritten => "the reader of the output stalled when socktap stopped".into(),
+        LossReason::Skipped => {
+            "a traced task was preempted inside socktap's program, and the kernel skipped the \
+             program for another task on that CPU meanwhile"
+                .into()
+        }
         _ => "this kernel has no bpf_loop (before 5.17)".into(),
     }
 }

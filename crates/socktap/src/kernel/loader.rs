@@ -6,7 +6,7 @@
 //! [`Aggregator`](crate::Aggregator).
 
 use std::mem::MaybeUninit;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, OpenObject};
@@ -16,11 +16,13 @@ use super::features::{
     can_trace, check_btf, kernel_has_bpf_loop, kernel_has_sendpage, kprobes_available,
 };
 use super::log;
+use super::maps;
 use super::programs::{programs, DEVICE_PROGRAMS};
 use super::skel::{SocktapSkel, SocktapSkelBuilder};
 use crate::backend::{Backend, LoadSettings, Mechanism, Plan, Role};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
+use crate::loss::{LossReason, Losses};
 use crate::tapset::{path_mask, Probe};
 
 /// The loaded, attached BPF object.
@@ -37,6 +39,36 @@ impl Loaded {
     /// Detaches every program; the maps stay readable.
     pub(crate) fn detach(&mut self) {
         self._links.clear();
+    }
+
+    /// Losses since start: the programs' own counters, and the runs of
+    /// the programs that the kernel skipped.
+    pub(crate) fn losses(&self) -> Result<Losses> {
+        let mut out = maps::read_losses(&self.skel.maps.losses)?;
+        out.add(LossReason::Skipped, self.skipped_runs());
+        Ok(out)
+    }
+
+    /// Runs the kernel skipped because a program was already running on
+    /// the CPU, summed over the loaded programs (0 where the kernel does
+    /// not count them, before 5.12).
+    fn skipped_runs(&self) -> u64 {
+        let mut total = 0;
+        for prog in self.skel.object().progs() {
+            let fd = prog.as_fd().as_raw_fd();
+            if fd < 0 {
+                continue; // not loaded
+            }
+            let mut info = libbpf_sys::bpf_prog_info::default();
+            let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+            // SAFETY: info is a bpf_prog_info of len bytes, which the call
+            // fills for the program's valid descriptor.
+            let r = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) };
+            if r == 0 {
+                total += info.recursion_misses;
+            }
+        }
+        total
     }
 }
 

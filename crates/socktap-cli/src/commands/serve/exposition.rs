@@ -105,7 +105,7 @@ impl Exposition {
 }
 
 /// The help text of the loss family names every reason and its remedy.
-const LOST_HELP: &str = "Events socktap could not count, by reason: rows_full (raise --max-series), calls_in_flight_full, ring_buffer_full, loop_bound, unwritten.";
+const LOST_HELP: &str = "Events socktap could not count, by reason: rows_full (raise --max-series), calls_in_flight_full, ring_buffer_full, loop_bound, skipped_runs, unwritten.";
 
 #[derive(Debug)]
 struct Families {

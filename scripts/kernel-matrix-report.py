@@ -93,6 +93,8 @@ class Entry:
     used: bool = False
     # "?" lines: the case may fail or pass (a known intermittent gap)
     flaky: bool = False
+    # a case entry: a glob its failure's detail must match ("~ <glob>")
+    detail: str = "*"
 
     def whole_backend(self):
         return self.socket is None
@@ -130,7 +132,8 @@ def read_expected(path):
         if "|" not in rest:
             sys.exit(f"{path}:{n}: want '<operation> | <socket>' after the backend")
         op, sock = (s.strip() for s in rest.split("|", 1))
-        entries.append(Entry(series, backend, op, sock, line, n, flaky=flaky))
+        sock, _, detail = (s.strip() for s in sock.partition("~"))
+        entries.append(Entry(series, backend, op, sock, line, n, flaky=flaky, detail=detail or "*"))
     return entries
 
 
@@ -222,6 +225,8 @@ class Report:
             for e in hits:
                 e.used = True
             if not c.get("passed"):
+                # An entry excuses only the failure its detail glob describes.
+                hits = [e for e in hits if fnmatch.fnmatchcase(c.get("detail", ""), e.detail)]
                 tag = ("known intermittent" if all(e.flaky for e in hits) else "expected") if hits else "UNEXPECTED"
                 detail = c.get("detail", "")
                 if len(detail) > DETAIL_MAX:  # the whole of it is in the .jsonl file

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod support;
-use support::{finishes_ok, privileged_with, signal, traffic, wait_banner, BIN};
+use support::{finishes_ok, gettid, privileged_with, signal, traffic, wait_banner, BIN};
 
 /// Bytes each `nc` in the container sends.
 const PAYLOAD: &str = "12345";
@@ -316,8 +316,9 @@ fn a_cgroup_filter_takes_the_cgroup_and_below_and_host_events_have_no_container(
         .find_map(|l| l.strip_prefix("0::"))
         .unwrap()
         .to_string();
+    // This thread's own traffic: the other tests' threads share the pid.
     let (out, _) = socktap(
-        &["trace", "--json", "-p", &std::process::id().to_string()],
+        &["trace", "--json", "--tid", &gettid().to_string()],
         &api.host(),
         || traffic(3),
     );

@@ -112,6 +112,7 @@ fn top_counts_what_fits_its_capacity_and_loses_the_rest_exactly() {
 /// without an answer). Removed when dropped.
 struct Veth {
     near: String,
+    far: String,
     netns: String,
     peer_ip: String,
 }
@@ -128,12 +129,13 @@ fn ip(args: &[&str]) {
 impl Veth {
     fn new() -> Veth {
         let id = std::process::id() % 16384;
+        let far = format!("stv{id}b");
         let v = Veth {
             near: format!("stv{id}a"),
+            far: far.clone(),
             netns: format!("socktap-test-{id}"),
             peer_ip: format!("198.18.{}.{}", id / 64, (id % 64) * 4 + 2),
         };
-        let far = format!("stv{id}b");
         let near_ip = format!("198.18.{}.{}/30", id / 64, (id % 64) * 4 + 1);
         ip(&["netns", "add", &v.netns]);
         for key in ["all", "default"] {
@@ -167,6 +169,14 @@ impl Veth {
         ]);
         v
     }
+}
+
+/// The inode number of a network namespace file, as the kernel numbers it.
+fn netns_inode(path: &str) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .ino()
 }
 
 impl Drop for Veth {
@@ -203,9 +213,21 @@ fn top_devices_count_every_packet_and_byte_of_a_device() {
         .iter()
         .find(|d| d["name"] == veth.near.as_str())
         .unwrap_or_else(|| panic!("no row for {}: {out}", veth.near));
-    let want = serde_json::json!({"name": veth.near, "tx_packets": 5, "rx_packets": 0,
-        "tx_bytes": 5 * 1042, "rx_bytes": 0});
+    let host_netns = netns_inode("/proc/self/ns/net");
+    let want = serde_json::json!({"name": veth.near, "netns": host_netns, "tx_packets": 5,
+        "rx_packets": 0, "tx_bytes": 5 * 1042, "rx_bytes": 0});
     assert_eq!(dev, &want, "{out}");
+    // The far end, in a namespace of its own, under its own name and that
+    // namespace, received them (without the 14-byte Ethernet header).
+    let far_netns = netns_inode(&format!("/run/netns/{}", veth.netns));
+    assert_ne!(far_netns, host_netns);
+    let far = devs
+        .iter()
+        .find(|d| d["name"] == veth.far.as_str())
+        .unwrap_or_else(|| panic!("no row for {}: {out}", veth.far));
+    let want = serde_json::json!({"name": veth.far, "netns": far_netns, "tx_packets": 0,
+        "rx_packets": 5, "tx_bytes": 0, "rx_bytes": 5 * 1028});
+    assert_eq!(far, &want, "{out}");
 
     // socktop's text report: the same row in its columns (KB rounded down).
     let (out, _) = one_top_report("2", &["--batch", "-d", "-n", "stdev-none"], send);

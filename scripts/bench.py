@@ -248,6 +248,39 @@ def bpf_profile(args):
     return out
 
 
+# The floor's one-field programs: a per-CPU counter plus one helper (or
+# socktap's way of reading the task), for the cost of each field.
+FIELDS = ["cnt", "f_ktime", "f_ids", "f_comm", "f_task", "f_cookie", "f_sock", "fields"]
+
+
+def field_profile(args):
+    """ns per message of each one-field floor program (kernel BPF statistics)."""
+    out = {}
+    if not os.path.exists(os.path.join(FLOOR, "loader")):
+        return out
+    subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=True)
+    try:
+        for name in FIELDS:
+            proc = subprocess.Popen([os.path.join(FLOOR, "loader"), name], cwd=FLOOR,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(1.0)
+            if proc.poll() is not None:
+                continue
+            run_workload([UDP, str(args.profile_messages), "64"])
+            progs = json.loads(subprocess.run(["bpftool", "prog", "show", "-j"], check=True,
+                                              capture_output=True, text=True).stdout)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+            runs = [p for p in progs if p.get("name") == name and p.get("run_cnt", 0) >= args.profile_messages]
+            if runs:
+                p = max(runs, key=lambda p: p["run_cnt"])
+                out[name] = p["run_time_ns"] / p["run_cnt"]
+    finally:
+        subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=0"], check=False)
+    print(f"fields: {out}", file=sys.stderr)
+    return out
+
+
 def cpu_ns(pid):
     """CPU time of every thread of a process so far, in ns (schedstat)."""
     total = 0
@@ -385,7 +418,7 @@ def machine():
     return f"{os.cpu_count()} CPUs ({cpu}), {mem} MiB, Linux {platform.release()}, {bt}"
 
 
-def report(args, results, start, rates, prof, sc, interp):
+def report(args, results, start, rates, prof, sc, interp, fields):
     med = lambda xs: statistics.median(xs) if xs else None
     base = {wl: med(results["none"][wl]) for wl in ("udp", "tcp")}
     lines = []
@@ -443,6 +476,22 @@ def report(args, results, start, rates, prof, sc, interp):
             "filters, and (top) key rows by uid, command, family and protocol as well; trace's record is "
             "larger than the floor's (addresses, cookie, inode, flags). What was tried to get here, and "
             "what each step measured, is in [tuning.md](tuning.md).\n")
+    if fields.get("cnt"):
+        what = {"f_ktime": "bpf_ktime_get_ns (trace's timestamp)",
+                "f_ids": "bpf_get_current_pid_tgid + bpf_get_current_uid_gid",
+                "f_comm": "bpf_get_current_comm",
+                "f_task": "bpf_get_current_task_btf + direct loads of tgid, pid, uid, command (socktap)",
+                "f_cookie": "bpf_get_socket_cookie (trace)",
+                "f_sock": "family, type, protocol, state: direct loads from the sock",
+                "fields": "all of the helpers above but the task's, no output"}
+        add("Per field: each one-field floor program's cost above `cnt` (a per-CPU counter and "
+            f"nothing else, {fields['cnt']:,.0f} ns):\n")
+        add("| what | ns per message above `cnt` |")
+        add("|---|---|")
+        for name, ns in fields.items():
+            if name != "cnt":
+                add(f"| {what.get(name, name)} | {ns - fields['cnt']:+,.0f} |")
+        add("")
     add("## Scale\n")
     add(f"Two floods at once, one per CPU, each of {args.messages // 2:,} messages (time of the slower; "
         f"the ring buffer and the per-CPU maps are shared by both):\n")
@@ -584,7 +633,8 @@ def main():
     prof = bpf_profile(args)
     sc = scale(args)
     interp = interp_rate(args)
-    text = report(args, results, start, rates, prof, sc, interp)
+    fields = field_profile(args)
+    text = report(args, results, start, rates, prof, sc, interp, fields)
     print(text)
     if args.write:
         with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:

@@ -266,10 +266,9 @@ impl Aggregator {
         let m = &self.loaded.skel.maps;
         let mut rows = HashMap::new();
         for raw_key in m.agg.keys() {
-            let mut k = types::agg_key::default();
-            if plain::copy_from_bytes(&mut k, &raw_key).is_err() {
+            let Some(k) = row_key(&raw_key) else {
                 continue;
-            }
+            };
             let Some(path) = Path::from_id(k.probe) else {
                 continue;
             };
@@ -359,6 +358,8 @@ impl Aggregator {
         }
         // SAFETY: agg_key is Plain (see below): viewing it as bytes is sound.
         let bytes = unsafe { plain::as_bytes(&k) };
+        // The maps' keys are the prefix the view keys by.
+        let bytes = &bytes[..(maps.agg.key_size() as usize).min(bytes.len())];
         // A row already gone is fine: deleting is only to free room.
         let _ = maps.agg.delete(bytes);
         let _ = maps.agg_hist.delete(bytes);
@@ -432,6 +433,16 @@ fn unions_only(probes: &[Probe]) -> bool {
         let covers = |set: &[Path]| set.iter().all(|x| paths.contains(x));
         (!touches(send) || covers(send)) && (!touches(recv) || covers(recv))
     })
+}
+
+/// A row's key from the map's bytes: the prefix of `struct agg_key` the
+/// view keys by, the rest zero as the programs leave it.
+fn row_key(raw: &[u8]) -> Option<types::agg_key> {
+    let mut full = [0u8; std::mem::size_of::<types::agg_key>()];
+    full.get_mut(..raw.len())?.copy_from_slice(raw);
+    let mut k = types::agg_key::default();
+    plain::copy_from_bytes(&mut k, &full).ok()?;
+    Some(k)
 }
 
 /// A device's name, from the map the kernel writes at its first packet.

@@ -104,16 +104,22 @@ enum agg_key_bits {
 };
 
 /* In-kernel aggregation: what one row of a view is keyed by. */
+/*
+ * A row's key. The maps hash and compare only the prefix up to the last
+ * field the view keys by (user space sets their key size before load:
+ * kernel/config.rs, agg_key_size), so the fields go from the most used to
+ * the least: `stat --by pid` hashes 8 bytes, not 48.
+ */
 struct agg_key {
-	__u64 cgroup;
+	__u16 probe; /* enum probe_id: always kept */
+	__u16 port;  /* local port of INET/INET6 sockets */
 	__u32 pid;
 	__u32 uid;
 	__s32 family;
 	__s32 protocol;
 	__s32 type;
-	__u16 port;  /* local port of INET/INET6 sockets */
-	__u16 probe; /* enum probe_id: always kept */
 	char comm[TASK_COMM_LEN];
+	__u64 cgroup;
 };
 
 struct agg_value {

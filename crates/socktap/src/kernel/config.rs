@@ -122,6 +122,59 @@ pub(crate) fn write_filter(f: &Filter, cfg: &mut types::config) -> Result<()> {
     Ok(())
 }
 
+/// How many bytes of `struct agg_key` the row maps hash and compare for a
+/// view keyed by `keys` (`enum agg_key_bits`): up to the end of the last
+/// field used, in the struct's order. Each program builds the whole key,
+/// zeroing what it does not use, and the maps read only this prefix.
+pub(crate) fn agg_key_size(keys: u32) -> u32 {
+    use std::mem::{offset_of, size_of_val};
+    use types::agg_key_bits as bit;
+    let k = types::agg_key::default();
+    // (key bit, end of its field); the probe and port fill the first 4 bytes,
+    // the least any key has.
+    let fields = [
+        (
+            bit::AGG_PORT.0,
+            offset_of!(types::agg_key, port) + size_of_val(&k.port),
+        ),
+        (
+            bit::AGG_PID.0,
+            offset_of!(types::agg_key, pid) + size_of_val(&k.pid),
+        ),
+        (
+            bit::AGG_UID.0,
+            offset_of!(types::agg_key, uid) + size_of_val(&k.uid),
+        ),
+        (
+            bit::AGG_FAMILY.0,
+            offset_of!(types::agg_key, family) + size_of_val(&k.family),
+        ),
+        (
+            bit::AGG_PROTOCOL.0,
+            offset_of!(types::agg_key, protocol) + size_of_val(&k.protocol),
+        ),
+        (
+            bit::AGG_TYPE.0,
+            offset_of!(types::agg_key, r#type) + size_of_val(&k.r#type),
+        ),
+        (
+            bit::AGG_COMM.0,
+            offset_of!(types::agg_key, comm) + size_of_val(&k.comm),
+        ),
+        (
+            bit::AGG_CGROUP.0,
+            offset_of!(types::agg_key, cgroup) + size_of_val(&k.cgroup),
+        ),
+    ];
+    let end = fields
+        .iter()
+        .filter(|(b, _)| keys & b != 0)
+        .map(|&(_, end)| end)
+        .max()
+        .unwrap_or(0);
+    end.max(offset_of!(types::agg_key, port) + size_of_val(&k.port)) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +225,22 @@ mod tests {
     #[test]
     fn filter_capacity_is_the_kernels() {
         assert_eq!(types::config::default().pids.len(), MAX_VALUES);
+    }
+
+    #[test]
+    fn row_keys_are_the_prefix_up_to_the_last_field_used() {
+        use types::agg_key_bits as bit;
+        assert_eq!(agg_key_size(0), 4, "probe and port");
+        assert_eq!(agg_key_size(bit::AGG_PID.0), 8);
+        assert_eq!(
+            agg_key_size(bit::AGG_PID.0 | bit::AGG_FAMILY.0 | bit::AGG_PROTOCOL.0),
+            20
+        );
+        assert_eq!(agg_key_size(bit::AGG_COMM.0 | bit::AGG_PID.0), 40);
+        assert_eq!(agg_key_size(bit::AGG_CGROUP.0), 48);
+        assert_eq!(
+            agg_key_size(u32::MAX),
+            std::mem::size_of::<types::agg_key>() as u32
+        );
     }
 }

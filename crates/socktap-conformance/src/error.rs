@@ -19,7 +19,7 @@ pub enum Error {
         /// The case's expected and seen events, side by side.
         diff: String,
         /// The losses, by reason.
-        losses: String,
+        losses: socktap::Losses,
     },
     /// A system call of the suite itself failed.
     #[error("{what}: {source}")]

@@ -62,16 +62,11 @@ pub(crate) fn exit_open(kind: Kind, settings: LoadSettings) -> Outcome {
         .collect();
     // A just-forked child's first syscalls are where a skipped program
     // run would show: name any loss beside the difference.
-    let lost = tracer.losses()?;
-    if got != expected && lost.total() > 0 {
-        let losses: Vec<String> = lost
-            .iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(r, n)| format!("{n} {r}"))
-            .collect();
+    let losses = tracer.losses()?;
+    if got != expected && losses.total() > 0 {
         return Err(Error::Lost {
             diff: crate::runner::diff(&expected, &got),
-            losses: losses.join(", "),
+            losses,
         });
     }
     Ok((expected, got))

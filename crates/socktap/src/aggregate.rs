@@ -453,13 +453,8 @@ fn dev_name(names: &impl MapCore, raw_key: &[u8]) -> Option<String> {
         .flatten()?;
     let mut n = types::dev_name::default();
     plain::copy_from_bytes(&mut n, &raw).ok()?;
-    let bytes: Vec<u8> = n
-        .name
-        .iter()
-        .map(|&c| c as u8)
-        .take_while(|&b| b != 0)
-        .collect();
-    (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned())
+    let name = comm_string(&n.name);
+    (!name.is_empty()).then_some(name)
 }
 
 #[cfg(test)]

@@ -127,52 +127,31 @@ pub(crate) fn write_filter(f: &Filter, cfg: &mut types::config) -> Result<()> {
 /// field used, in the struct's order. Each program builds the whole key,
 /// zeroing what it does not use, and the maps read only this prefix.
 pub(crate) fn agg_key_size(keys: u32) -> u32 {
-    use std::mem::{offset_of, size_of_val};
     use types::agg_key_bits as bit;
     let k = types::agg_key::default();
-    // (key bit, end of its field); the probe and port fill the first 4 bytes,
-    // the least any key has.
+    // The end of a field: its offset and its size.
+    macro_rules! end {
+        ($field:ident) => {
+            std::mem::offset_of!(types::agg_key, $field) + std::mem::size_of_val(&k.$field)
+        };
+    }
     let fields = [
-        (
-            bit::AGG_PORT.0,
-            offset_of!(types::agg_key, port) + size_of_val(&k.port),
-        ),
-        (
-            bit::AGG_PID.0,
-            offset_of!(types::agg_key, pid) + size_of_val(&k.pid),
-        ),
-        (
-            bit::AGG_UID.0,
-            offset_of!(types::agg_key, uid) + size_of_val(&k.uid),
-        ),
-        (
-            bit::AGG_FAMILY.0,
-            offset_of!(types::agg_key, family) + size_of_val(&k.family),
-        ),
-        (
-            bit::AGG_PROTOCOL.0,
-            offset_of!(types::agg_key, protocol) + size_of_val(&k.protocol),
-        ),
-        (
-            bit::AGG_TYPE.0,
-            offset_of!(types::agg_key, r#type) + size_of_val(&k.r#type),
-        ),
-        (
-            bit::AGG_COMM.0,
-            offset_of!(types::agg_key, comm) + size_of_val(&k.comm),
-        ),
-        (
-            bit::AGG_CGROUP.0,
-            offset_of!(types::agg_key, cgroup) + size_of_val(&k.cgroup),
-        ),
+        (bit::AGG_PORT.0, end!(port)),
+        (bit::AGG_PID.0, end!(pid)),
+        (bit::AGG_UID.0, end!(uid)),
+        (bit::AGG_FAMILY.0, end!(family)),
+        (bit::AGG_PROTOCOL.0, end!(protocol)),
+        (bit::AGG_TYPE.0, end!(r#type)),
+        (bit::AGG_COMM.0, end!(comm)),
+        (bit::AGG_CGROUP.0, end!(cgroup)),
     ];
-    let end = fields
+    // The probe and port fill the first 4 bytes, the least any key has.
+    let least = end!(port);
+    let used = fields
         .iter()
         .filter(|(b, _)| keys & b != 0)
-        .map(|&(_, end)| end)
-        .max()
-        .unwrap_or(0);
-    end.max(offset_of!(types::agg_key, port) + size_of_val(&k.port)) as u32
+        .map(|&(_, e)| e);
+    used.fold(least, usize::max) as u32
 }
 
 #[cfg(test)]

@@ -84,22 +84,20 @@ impl Containers {
             return Arc::default();
         };
         if let Some(a) = known.get(&cgroup) {
-            let missing = a.names.is_none() && a.container_id().is_some();
-            match a
+            // A container whose names were not known yet: ask again.
+            let names = a
                 .container_id()
-                .filter(|_| missing)
-                .and_then(|id| self.names.get(id))
-            {
-                Some(names) => {
-                    let a = Arc::new(Attribution {
-                        names: Some(names),
-                        ..(**a).clone()
-                    });
-                    known.insert(cgroup, a.clone());
-                    return a;
-                }
-                None => return a.clone(),
-            }
+                .filter(|_| a.names.is_none())
+                .and_then(|id| self.names.get(id));
+            let Some(names) = names else {
+                return a.clone();
+            };
+            let a = Arc::new(Attribution {
+                names: Some(names),
+                ..(**a).clone()
+            });
+            known.insert(cgroup, a.clone());
+            return a;
         }
         let path = self
             .index
@@ -168,7 +166,7 @@ impl Containers {
                 .filter(|(_, n)| n.container.as_deref() == Some(arg.trim_start_matches('/')))
                 .map(|(id, _)| id.as_str())
                 .collect();
-            let ids: Vec<&String> = folders
+            let ids: std::collections::BTreeSet<&String> = folders
                 .iter()
                 .map(|(id, _)| id)
                 .filter(|id| {
@@ -176,7 +174,6 @@ impl Containers {
                         || (arg.len() >= 4 && id.starts_with(arg.as_str()))
                 })
                 .collect();
-            let ids: std::collections::BTreeSet<&String> = ids.into_iter().collect();
             match ids.len() {
                 0 => {
                     return Err(UsageError(format!(

@@ -222,7 +222,10 @@ impl Lookups {
             return known.clone();
         }
         let mut asked = self.asked.lock().ok()?;
-        if asked.insert(id.to_string()) {
+        // Called for each event of the container until its names are known:
+        // only the first call allocates and queues.
+        if !asked.contains(id) {
+            asked.insert(id.to_string());
             if let Ok(q) = self.queue.lock() {
                 let _ = q.send(id.to_string());
             }

@@ -13,7 +13,7 @@ use socktap_conformance::privileged;
 
 mod support;
 use support::serve::{scrape, Serve};
-use support::{json_lines, run_around, start_attached, traffic_as, BIN};
+use support::{json_lines, run_around, start_attached, traffic_as, Rounds, BIN};
 
 /// Runs `top` with `args` for one report (-c 1) while `work` runs; the
 /// report is due `interval` seconds after the programs are attached, far
@@ -76,6 +76,9 @@ fn top_counts_what_fits_its_capacity_and_loses_the_rest_exactly() {
     if !privileged("top --capacity") {
         return;
     }
+    // top's rows are processes (the command is carried, not keyed): two
+    // processes of their own, the first one's send and receive rows fill
+    // the two rows, and every message of the second is lost.
     let args = [
         "--json",
         "--capacity",
@@ -85,17 +88,19 @@ fn top_counts_what_fits_its_capacity_and_loses_the_rest_exactly() {
         "-n",
         "stcapt-b",
     ];
+    let mut first = None;
     let (out, err) = one_top_report("3", &args, || {
-        traffic_as("stcapt-a", 4);
-        traffic_as("stcapt-b", 7);
+        first = Some(Rounds::done("stcapt-a", 4, 16));
+        let _second = Rounds::done("stcapt-b", 7, 16);
     });
+    let first = first.expect("the first process ran");
     let recs = json_lines(&out);
     assert_eq!(recs.len(), 1, "{out}");
     let procs = recs[0]["processes"].as_array().expect("processes");
     assert_eq!(procs.len(), 1, "{out}");
     let p = &procs[0];
     assert_eq!(p["comm"], "stcapt-a");
-    assert_eq!(p["pid"], std::process::id());
+    assert_eq!(p["pid"], first.pid());
     let counts = ["sends", "receives", "send_bytes", "receive_bytes"].map(|k| p[k].as_u64());
     assert_eq!(counts, [4, 4, 64, 64].map(Some), "{out}");
     assert_eq!(recs[0]["lost_by_reason"]["rows_full"], 14, "{out}");

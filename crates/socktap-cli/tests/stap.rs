@@ -565,7 +565,7 @@ probe timer.s(5) { foreach ([p, pr, f] in total-) printf("%s %d %d\n", names[p],
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(o.stdout.is_empty());
     assert!(
-        text(&o.stderr).ends_with("Pass 4: loaded and verified the BPF programs: # probes attached: socket.create\n# kernel filter: none\n# counted in the kernel: socket.send by pid,execname,family,protocol; filter: successes only\n"),
+        text(&o.stderr).ends_with("Pass 4: loaded and verified the BPF programs: # probes attached: socket.create\n# kernel filter: none\n# counted in the kernel: socket.send by pid,family,protocol carrying execname; filter: successes only\n"),
         "{}",
         text(&o.stderr)
     );

@@ -75,7 +75,7 @@ fn counted_and_traced_handlers_print_the_same_figures() {
     let (traced_out, traced_err) = stap_run(&args, false);
     // The first way attaches nothing to trace; the second counts nothing.
     assert!(
-        counted_err.contains("Pass 5: counted in the kernel: socket.send socket.receive by pid,execname,family,protocol; filter: comm stap-count; successes only")
+        counted_err.contains("Pass 5: counted in the kernel: socket.send socket.receive by pid,family,protocol carrying execname; filter: comm stap-count; successes only")
             && counted_err.contains("starting run: probes none;"),
         "{counted_err}"
     );

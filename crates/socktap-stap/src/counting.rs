@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 
 use std::collections::HashMap;
 
-use socktap::{Counts, Filter, Keys, Probe, RowKey};
+use socktap::{Carry, Counts, Filter, Keys, Probe, RowKey};
 
 use crate::ast::StatOp;
 use crate::interp::Interp;
@@ -102,6 +102,11 @@ pub struct Group {
     pub filter: Filter,
     /// What the rows are keyed by.
     pub keys: Keys,
+    /// What they carry, as last seen, without being keyed by it: the uid
+    /// and command where they are only assigned (`c[pid()] = execname()`),
+    /// never a key. Hashing a command on every message costs the traced
+    /// task more than keeping it.
+    pub carry: Carry,
     /// The probes counted.
     pub probes: Vec<Probe>,
     /// The handlers.
@@ -470,6 +475,7 @@ pub fn plan(p: &Program, k: &Known) -> Vec<Group> {
                 groups.push(Group {
                     filter,
                     keys: Keys::default(),
+                    carry: Carry::default(),
                     probes: Vec::new(),
                     handlers: Vec::new(),
                 });
@@ -478,20 +484,16 @@ pub fn plan(p: &Program, k: &Known) -> Vec<Group> {
             }
         };
         for e in &c.effects {
-            let value = match &e.update {
-                Update::Set(v) => Some(v),
-                _ => None,
-            };
-            for part in e.keys.iter().flatten().chain(value) {
+            for part in e.keys.iter().flatten() {
                 if let Part::Field(f) = part {
-                    match f {
-                        Field::Pid => g.keys.pid = true,
-                        Field::Uid => g.keys.uid = true,
-                        Field::Comm => g.keys.comm = true,
-                        Field::Family => g.keys.family = true,
-                        Field::Protocol => g.keys.protocol = true,
-                        Field::Type => g.keys.sock_type = true,
-                    }
+                    key_by(&mut g.keys, *f);
+                }
+            }
+            if let Update::Set(Part::Field(f)) = &e.update {
+                match f {
+                    Field::Uid => g.carry.uid = true,
+                    Field::Comm => g.carry.comm = true,
+                    _ => key_by(&mut g.keys, *f),
                 }
             }
         }
@@ -503,6 +505,18 @@ pub fn plan(p: &Program, k: &Known) -> Vec<Group> {
         g.handlers.push(c);
     }
     groups
+}
+
+/// Keys a group's rows by a field.
+fn key_by(keys: &mut Keys, f: Field) {
+    match f {
+        Field::Pid => keys.pid = true,
+        Field::Uid => keys.uid = true,
+        Field::Comm => keys.comm = true,
+        Field::Family => keys.family = true,
+        Field::Protocol => keys.protocol = true,
+        Field::Type => keys.sock_type = true,
+    }
 }
 
 /// The indexes of the handlers counted in the kernel.
@@ -588,13 +602,23 @@ pub fn describe(groups: &[Group]) -> Vec<String> {
             .filter(|x| x.0)
             .map(|x| x.1)
             .collect();
+            let carried: Vec<&str> = [(g.carry.uid, "uid"), (g.carry.comm, "execname")]
+                .iter()
+                .filter(|x| x.0)
+                .map(|x| x.1)
+                .collect();
             format!(
-                "{} by {}; filter: {}",
+                "{} by {}{}; filter: {}",
                 probes.join(" "),
                 if keys.is_empty() {
                     "nothing".into()
                 } else {
                     keys.join(",")
+                },
+                if carried.is_empty() {
+                    String::new()
+                } else {
+                    format!(" carrying {}", carried.join(","))
                 },
                 pushdown::describe(&g.filter)
             )

@@ -62,15 +62,22 @@ fn socktops_handlers_are_counted_in_the_kernel() {
     assert_eq!(groups.len(), 1);
     let g = &groups[0];
     assert_eq!(g.probes, [Probe::Send, Probe::Receive]);
-    // Keyed by what the keys and the assigned name read, nothing else.
+    // Keyed by what the keys read, nothing else; the assigned name is
+    // carried.
     assert_eq!(
         g.keys,
         socktap::Keys {
             pid: true,
-            comm: true,
             family: true,
             protocol: true,
             ..Default::default()
+        }
+    );
+    assert_eq!(
+        g.carry,
+        socktap::Carry {
+            uid: false,
+            comm: true
         }
     );
     assert_eq!(g.filter.protocols, [6, 17]);
@@ -96,7 +103,7 @@ fn socktops_handlers_are_counted_in_the_kernel() {
     assert!(readers[timer]);
     assert_eq!(
         counting::describe(&groups),
-        ["socket.send socket.receive by pid,execname,family,protocol; filter: protocol 6,17; successes only"]
+        ["socket.send socket.receive by pid,family,protocol carrying execname; filter: protocol 6,17; successes only"]
     );
 }
 
@@ -227,11 +234,12 @@ fn rows(g: &Group, events: &[Event]) -> HashMap<RowKey, Counts> {
     for ev in events {
         let s = &ev.sock;
         let k = g.keys;
+        // Carried like keys: each process here has one name and uid.
         let key = RowKey {
             path: s.path,
             pid: if k.pid { s.pid } else { 0 },
-            uid: if k.uid { s.uid } else { 0 },
-            comm: if k.comm {
+            uid: if k.uid || g.carry.uid { s.uid } else { 0 },
+            comm: if k.comm || g.carry.comm {
                 s.comm().to_string()
             } else {
                 String::new()

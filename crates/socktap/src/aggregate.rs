@@ -63,16 +63,40 @@ impl Keys {
     }
 }
 
-/// One row's key. Fields not in the [`Keys`] are zero.
+/// What a row carries without being keyed by it: the row's uid and
+/// command as last seen, on the CPU that saw most of its events. A view
+/// that shows one command per process keys by pid and carries the
+/// command: hashing 16 bytes more on every message costs the traced task
+/// more than keeping them. What the rows are keyed by they need not carry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Carry {
+    /// Real uid.
+    pub uid: bool,
+    /// Command name.
+    pub comm: bool,
+}
+
+impl Carry {
+    fn bits(self) -> u32 {
+        Keys {
+            uid: self.uid,
+            comm: self.comm,
+            ..Keys::default()
+        }
+        .bits()
+    }
+}
+
+/// One row's key. Fields neither in the [`Keys`] nor carried are zero.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RowKey {
     /// The kernel-side path.
     pub path: Path,
     /// Process id.
     pub pid: u32,
-    /// Real uid.
+    /// Real uid (keyed or carried).
     pub uid: u32,
-    /// Command name.
+    /// Command name (keyed or carried).
     pub comm: String,
     /// Cgroup v2 id.
     pub cgroup: u64,
@@ -165,6 +189,7 @@ pub struct Device {
 pub struct AggregatorBuilder {
     common: Common,
     keys: Keys,
+    carry: Carry,
     hist: bool,
     capacity: u32,
     devices: bool,
@@ -175,6 +200,7 @@ impl Default for AggregatorBuilder {
         AggregatorBuilder {
             common: Common::default(),
             keys: Keys::default(),
+            carry: Carry::default(),
             hist: false,
             capacity: DEFAULT_CAPACITY,
             devices: false,
@@ -188,6 +214,8 @@ impl AggregatorBuilder {
     setters! {
         /// What rows are keyed by.
         keys(keys: Keys) => keys;
+        /// What rows carry, as last seen, without being keyed by it.
+        carry(carry: Carry) => carry;
         /// Also keep log2 histograms of sizes.
         histograms(yes: bool) => hist;
         /// How many rows the kernel side holds; events for rows beyond it are
@@ -206,13 +234,22 @@ impl AggregatorBuilder {
             include_peek: false,
             // Unused in aggregation: the smallest ring buffer.
             ring_bytes: 4096,
-            aggregate: Some((self.keys.bits(), self.hist, self.capacity)),
+            aggregate: Some(config::Counting {
+                keys: self.keys.bits(),
+                carry: self.carry.bits(),
+                hist: self.hist,
+                capacity: self.capacity,
+            }),
             devices: self.devices,
             settings: self.common.settings,
             unions_only: unions_only(&self.common.probes),
         })?;
         Ok(Aggregator {
             loaded,
+            carried: Carry {
+                uid: self.carry.uid && !self.keys.uid,
+                comm: self.carry.comm && !self.keys.comm,
+            },
             probes: self.common.probes,
             hist: self.hist,
             before: HashMap::new(),
@@ -224,9 +261,12 @@ impl AggregatorBuilder {
 /// Counts events in the kernel until dropped.
 pub struct Aggregator {
     loaded: Loaded,
+    /// What rows carry and are not keyed by.
+    carried: Carry,
     probes: Vec<Probe>,
     hist: bool,
-    /// Cumulative counts at the last interval, to subtract.
+    /// Cumulative counts at the last interval, to subtract, by the rows'
+    /// identities.
     before: HashMap<RowKey, Counts>,
     devices_before: HashMap<(u32, u32), Device>,
 }
@@ -288,15 +328,19 @@ impl Aggregator {
                 errors: v.errors,
                 hist,
             };
+            let (uid, comm) = (
+                if self.carried.uid { v.uid } else { k.uid },
+                if self.carried.comm { &v.comm } else { &k.comm },
+            );
             let key = RowKey {
                 path,
                 pid: k.pid,
-                uid: k.uid,
-                comm: comm_string(&k.comm),
+                uid,
+                comm: comm_string(comm),
                 cgroup: k.cgroup,
-                family: k.family,
-                protocol: k.protocol,
-                sock_type: k.r#type,
+                family: i32::from(k.family),
+                protocol: i32::from(k.protocol),
+                sock_type: i32::from(k.r#type),
                 port: k.port,
             };
             rows.insert(key, counts);
@@ -311,21 +355,35 @@ impl Aggregator {
         let totals = self.totals()?;
         let mut out = HashMap::new();
         let zero = Counts::zero(self.hist);
-        for (key, now) in &totals {
-            let before = self.before.get(key).unwrap_or(&zero);
-            let delta = now.minus(before);
+        let mut before = HashMap::new();
+        for (key, now) in totals {
+            // What a row carries may change between reads (a process
+            // execs): the row is the same.
+            let id = self.identity(&key);
+            let delta = now.minus(self.before.get(&id).unwrap_or(&zero));
             if delta.count > 0 {
-                out.insert(key.clone(), delta);
+                out.insert(key, delta);
+                before.insert(id, now);
             } else {
-                self.forget(key);
+                // Idle: deleted from the kernel map; if it comes back it
+                // starts from zero.
+                self.forget(&key);
             }
         }
-        // Rows idle this interval were deleted from the kernel map above:
-        // if they come back they start from zero. Active rows stay, to be
-        // subtracted next time.
-        self.before = totals;
-        self.before.retain(|k, _| out.contains_key(k));
+        self.before = before;
         Ok(out)
+    }
+
+    /// A row as the kernel keys it: without what it carries.
+    fn identity(&self, key: &RowKey) -> RowKey {
+        let mut id = key.clone();
+        if self.carried.uid {
+            id.uid = 0;
+        }
+        if self.carried.comm {
+            id.comm.clear();
+        }
+        id
     }
 
     /// Removes one row from the kernel maps, so that its room can be taken
@@ -337,18 +395,20 @@ impl Aggregator {
     /// with it. A row that is already gone is not an error.
     pub fn remove(&mut self, key: &RowKey) {
         self.forget(key);
-        self.before.remove(key);
+        self.before.remove(&self.identity(key));
     }
 
     fn forget(&self, key: &RowKey) {
         let maps = &self.loaded.skel.maps;
+        let key = &self.identity(key);
         let mut k = types::agg_key {
             cgroup: key.cgroup,
             pid: key.pid,
             uid: key.uid,
-            family: key.family,
-            protocol: key.protocol,
-            r#type: key.sock_type,
+            // The kernel's key holds them as 16 bits (socktap.h).
+            family: key.family as i16,
+            protocol: key.protocol as i16,
+            r#type: key.sock_type as i16,
             port: key.port,
             probe: key.path as u16,
             ..Default::default()

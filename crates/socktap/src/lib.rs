@@ -38,7 +38,7 @@ mod loss;
 pub mod tapset;
 mod tracer;
 
-pub use aggregate::{Aggregator, AggregatorBuilder, Counts, Keys, RowKey};
+pub use aggregate::{Aggregator, AggregatorBuilder, Carry, Counts, Keys, RowKey};
 pub use backend::{Backend, LoadSettings, Mechanism, Plan, Role};
 pub use error::{Error, Result};
 pub use event::Event;

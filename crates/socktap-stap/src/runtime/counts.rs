@@ -31,6 +31,7 @@ impl Counts {
                 .probes(&g.probes)
                 .filter(g.filter.clone())
                 .keys(g.keys)
+                .carry(g.carry)
                 .load_settings(settings)
                 .start()?;
             out.push((g.clone(), agg));

@@ -101,6 +101,10 @@ static __always_inline void aggregate(const struct event *e)
 	v->count += 1;
 	v->bytes += bytes;
 	v->errors += error;
+	if (cfg.agg_carry & AGG_UID)
+		v->uid = e->uid;
+	if (cfg.agg_carry & AGG_COMM)
+		__builtin_memcpy(v->comm, e->comm, sizeof(v->comm));
 
 	if (cfg.hist && e->probe < PROBE_CREATE && !error) {
 		u32 z = 0;

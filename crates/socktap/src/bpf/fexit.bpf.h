@@ -15,10 +15,7 @@
 
 static __always_inline int fexit_message(struct socket *sock, int ret, int flags, bool send, bool direct)
 {
-	struct event e;
-
-	if (on_message(&e, sock, NULL, ret, flags, send, direct))
-		emit(&e);
+	message(sock, NULL, ret, flags, send, direct);
 	return 0;
 }
 

@@ -8,10 +8,10 @@
 #ifndef SOCKTAP_FILL_BPF_H
 #define SOCKTAP_FILL_BPF_H
 
-/* Whether a field is needed: always for events sent to user space; when counting, if a row is keyed by it. */
+/* Whether a field is needed: always for events sent to user space; when counting, if a row is keyed by it or carries it. */
 static __always_inline bool need(u32 key)
 {
-	return !cfg.aggregate || (cfg.agg_keys & key);
+	return !cfg.aggregate || ((cfg.agg_keys | cfg.agg_carry) & key);
 }
 
 /*

@@ -103,29 +103,41 @@ enum agg_key_bits {
 	AGG_PORT = 1 << 7,
 };
 
-/* In-kernel aggregation: what one row of a view is keyed by. */
 /*
  * A row's key. The maps hash and compare only the prefix up to the last
  * field the view keys by (user space sets their key size before load:
  * kernel/config.rs, agg_key_size), so the fields go from the most used to
- * the least: `stat --by pid` hashes 8 bytes, not 48.
+ * the least, and are no wider than their values: `stat --by pid` hashes 8
+ * bytes, socktop's pid, family and protocol 12. Hashing the key is most of
+ * what a row costs the traced task beyond the lookup itself.
  */
 struct agg_key {
-	__u16 probe; /* enum probe_id: always kept */
-	__u16 port;  /* local port of INET/INET6 sockets */
+	__u16 probe;    /* enum probe_id: always kept */
+	__u16 port;     /* local port of INET/INET6 sockets */
 	__u32 pid;
-	__u32 uid;
-	__s32 family;
-	__s32 protocol;
-	__s32 type;
-	char comm[TASK_COMM_LEN];
+	__s16 family;   /* AF_*, -1 when there is no socket */
+	__s16 protocol; /* IPPROTO_* (up to 262), -1 likewise */
+	__s16 type;     /* SOCK_*, -1 likewise */
+	__u16 _zero;    /* padding, always 0 */
 	__u64 cgroup;
+	__u32 uid;
+	char comm[TASK_COMM_LEN];
 };
 
+/*
+ * A row's counts, and what it carries without being keyed by it
+ * (config.agg_carry): the uid and command as last seen on this CPU. A
+ * view that shows one command per process (socktop) keys by pid and
+ * carries the command, rather than hashing 16 more bytes per message.
+ * The fields after `errors` exist in the map only when something is
+ * carried (user space sets the value size before load).
+ */
 struct agg_value {
 	__u64 count;  /* firings */
 	__u64 bytes;  /* bytes moved (returns) or requested (entries) */
 	__u64 errors; /* returns with a negative result */
+	__u32 uid;
+	char comm[TASK_COMM_LEN];
 };
 
 /* Log2 histogram of sizes: bucket 0 holds 0, bucket k holds [2^(k-1), 2^k). */
@@ -158,7 +170,8 @@ struct dev_value {
 struct config {
 	__u32 probe_mask;    /* bit (1 << probe_id) per wanted probe */
 	__u32 aggregate;     /* 1: count into the agg maps instead of emitting */
-	__u32 agg_keys;      /* enum agg_key_bits */
+	__u32 agg_keys;      /* enum agg_key_bits: what rows are keyed by */
+	__u32 agg_carry;     /* AGG_UID, AGG_COMM: carried in the value, as last seen */
 	__u32 hist;          /* 1: also fill agg_hist */
 	__u32 syscall_create; /* 1: the syscall layer serves socket.create */
 	__u32 syscall_close;  /* 1: the syscall layer serves socket.close */

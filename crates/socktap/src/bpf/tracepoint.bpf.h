@@ -10,18 +10,7 @@
 
 static __always_inline int tp_message(struct sock *sk, int ret, int flags, bool send)
 {
-	/*
-	 * Built on this program's stack, not in a per-CPU map: tracing programs
-	 * run with preemption enabled on preemptible kernels, so another task's
-	 * program on the same CPU could overwrite a shared buffer halfway.
-	 */
-	struct event e;
-
-	if (!on_message(&e, sk->sk_socket, sk, ret, flags, send, true))
-		return 0;
-	if (!cfg.aggregate)
-		e.cookie = bpf_get_socket_cookie(sk);
-	emit(&e);
+	message(sk->sk_socket, sk, ret, flags, send, true);
 	return 0;
 }
 

@@ -15,14 +15,35 @@ pub(crate) struct Options<'a> {
     pub include_peek: bool,
     /// Ring buffer size in bytes (a power of two of at least a page).
     pub ring_bytes: u32,
-    /// In-kernel aggregation: key bits, histograms, row capacity.
-    pub aggregate: Option<(u32, bool, u32)>,
+    /// In-kernel aggregation, instead of events for user space.
+    pub aggregate: Option<Counting>,
     /// Count network device traffic.
     pub devices: bool,
     pub settings: LoadSettings,
     /// The kernel side may report every send under socket.sendmsg.return
     /// (and receives likewise): the reader only wants the unions.
     pub unions_only: bool,
+}
+
+/// How rows are counted in the kernel.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Counting {
+    /// What rows are keyed by (`enum agg_key_bits`).
+    pub keys: u32,
+    /// What they carry in their value, as last seen, without being keyed
+    /// by it (`AGG_UID`, `AGG_COMM`).
+    pub carry: u32,
+    /// Also keep log2 histograms of sizes.
+    pub hist: bool,
+    /// Rows the maps hold.
+    pub capacity: u32,
+}
+
+impl Counting {
+    /// What the rows carry: what they are keyed by they need not.
+    pub fn carried(&self) -> u32 {
+        self.carry & !self.keys
+    }
 }
 
 /// Writes the options and the chosen plan into the configuration; returns
@@ -45,11 +66,13 @@ pub(crate) fn write_options(
     write_filter(o.filter, cfg)?;
     // Unused maps get one entry: they cannot have none.
     Ok(match o.aggregate {
-        Some((keys, hist, capacity)) => {
+        Some(c) => {
             cfg.aggregate = 1;
-            cfg.agg_keys = keys;
-            cfg.hist = u32::from(hist);
-            (capacity.max(1), if hist { capacity.max(1) } else { 1 })
+            cfg.agg_keys = c.keys;
+            cfg.agg_carry = c.carried();
+            cfg.hist = u32::from(c.hist);
+            let rows = c.capacity.max(1);
+            (rows, if c.hist { rows } else { 1 })
         }
         None => (1, 1),
     })
@@ -122,6 +145,15 @@ pub(crate) fn write_filter(f: &Filter, cfg: &mut types::config) -> Result<()> {
     Ok(())
 }
 
+/// How many bytes of `struct agg_value` the row map keeps: the counts, and
+/// the carried fields after them only when something is carried (each
+/// row has one value per CPU, so they are not kept for nothing).
+pub(crate) fn agg_value_size(carry: u32) -> u32 {
+    let full = std::mem::size_of::<types::agg_value>();
+    let counts = std::mem::offset_of!(types::agg_value, uid);
+    (if carry == 0 { counts } else { full }) as u32
+}
+
 /// How many bytes of `struct agg_key` the row maps hash and compare for a
 /// view keyed by `keys` (`enum agg_key_bits`): up to the end of the last
 /// field used, in the struct's order. Each program builds the whole key,
@@ -138,12 +170,12 @@ pub(crate) fn agg_key_size(keys: u32) -> u32 {
     let fields = [
         (bit::AGG_PORT.0, end!(port)),
         (bit::AGG_PID.0, end!(pid)),
-        (bit::AGG_UID.0, end!(uid)),
         (bit::AGG_FAMILY.0, end!(family)),
         (bit::AGG_PROTOCOL.0, end!(protocol)),
         (bit::AGG_TYPE.0, end!(r#type)),
-        (bit::AGG_COMM.0, end!(comm)),
         (bit::AGG_CGROUP.0, end!(cgroup)),
+        (bit::AGG_UID.0, end!(uid)),
+        (bit::AGG_COMM.0, end!(comm)),
     ];
     // The probe and port fill the first 4 bytes, the least any key has.
     let least = end!(port);
@@ -213,13 +245,23 @@ mod tests {
         assert_eq!(agg_key_size(bit::AGG_PID.0), 8);
         assert_eq!(
             agg_key_size(bit::AGG_PID.0 | bit::AGG_FAMILY.0 | bit::AGG_PROTOCOL.0),
-            20
+            12
         );
-        assert_eq!(agg_key_size(bit::AGG_COMM.0 | bit::AGG_PID.0), 40);
-        assert_eq!(agg_key_size(bit::AGG_CGROUP.0), 48);
+        assert_eq!(agg_key_size(bit::AGG_CGROUP.0), 24);
+        assert_eq!(agg_key_size(bit::AGG_UID.0), 28);
+        assert_eq!(agg_key_size(bit::AGG_COMM.0 | bit::AGG_PID.0), 44);
+        // All of it but the struct's tail padding.
+        assert_eq!(agg_key_size(u32::MAX), 44);
+        assert_eq!(std::mem::size_of::<types::agg_key>(), 48);
+    }
+
+    #[test]
+    fn row_values_carry_only_when_asked() {
+        use types::agg_key_bits as bit;
+        assert_eq!(agg_value_size(0), 24, "count, bytes, errors");
         assert_eq!(
-            agg_key_size(u32::MAX),
-            std::mem::size_of::<types::agg_key>() as u32
+            agg_value_size(bit::AGG_COMM.0) as usize,
+            std::mem::size_of::<types::agg_value>()
         );
     }
 }

@@ -361,13 +361,15 @@ fn try_load(o: &Options<'_>, attempt: &Attempt) -> std::result::Result<Loaded, F
     })?;
     let (agg_capacity, hist_capacity) =
         config::write_options(o, &plan, &mut rodata.cfg).map_err(fatal)?;
-    let key_size = config::agg_key_size(o.aggregate.map_or(0, |(keys, _, _)| keys));
+    let key_size = config::agg_key_size(o.aggregate.map_or(0, |c| c.keys));
+    let value_size = config::agg_value_size(o.aggregate.map_or(0, |c| c.carried()));
     let maps = &mut open.maps;
     maps.events
         .set_max_entries(o.ring_bytes)
         .and_then(|()| maps.agg.set_max_entries(agg_capacity))
         .and_then(|()| maps.agg_hist.set_max_entries(hist_capacity))
         .and_then(|()| maps.agg.set_key_size(key_size))
+        .and_then(|()| maps.agg.set_value_size(value_size))
         .and_then(|()| maps.agg_hist.set_key_size(key_size))
         .map_err(|e| fatal(Error::bpf("sizing the maps", e)))?;
 

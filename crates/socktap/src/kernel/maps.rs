@@ -11,6 +11,15 @@ use crate::loss::{LossReason, Losses};
 /// A per-CPU map value that sums across CPUs.
 pub(crate) trait PerCpu: plain::Plain + Default + Copy {
     fn add(&mut self, other: &Self);
+
+    /// The value over all CPUs, from each CPU's copy.
+    fn sum(copies: &[Self]) -> Self {
+        let mut sum = Self::default();
+        for c in copies {
+            sum.add(c);
+        }
+        sum
+    }
 }
 
 impl PerCpu for u64 {
@@ -24,6 +33,22 @@ impl PerCpu for types::agg_value {
         self.count += o.count;
         self.bytes += o.bytes;
         self.errors += o.errors;
+    }
+
+    /// Counts add up; what the row carries (its uid and command as last
+    /// seen on each CPU) is taken from the CPU that saw the most of it.
+    fn sum(copies: &[Self]) -> Self {
+        let mut sum = Self::default();
+        let mut most = 0;
+        for c in copies {
+            sum.add(c);
+            if c.count > most {
+                most = c.count;
+                sum.uid = c.uid;
+                sum.comm = c.comm;
+            }
+        }
+        sum
     }
 }
 
@@ -53,15 +78,20 @@ pub(crate) fn sum_at<V: PerCpu>(map: &dyn MapCore, key: &[u8], what: &str) -> Re
     else {
         return Ok(None);
     };
-    let mut sum = V::default();
-    for cpu in &per_cpu {
-        let mut v = V::default();
-        // A short value would be a kernel/skeleton mismatch: skip rather than misread.
-        if plain::copy_from_bytes(&mut v, cpu).is_ok() {
-            sum.add(&v);
-        }
-    }
-    Ok(Some(sum))
+    let copies: Vec<V> = per_cpu.iter().map(|cpu| decode(cpu)).collect();
+    Ok(Some(V::sum(&copies)))
+}
+
+/// A value from a map's bytes. A map may keep only a prefix of the struct
+/// (the row map keeps the carried fields only when asked for): the rest
+/// reads as zero.
+fn decode<V: PerCpu>(raw: &[u8]) -> V {
+    let mut v = V::default();
+    // SAFETY: V is Plain: any bytes are a valid V.
+    let dst = unsafe { plain::as_mut_bytes(&mut v) };
+    let n = dst.len().min(raw.len());
+    dst[..n].copy_from_slice(&raw[..n]);
+    v
 }
 
 /// The kernel's loss counters, one per reason, summed over the CPUs.

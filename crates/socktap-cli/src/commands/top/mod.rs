@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use socktap::{Aggregator, Probe};
+use socktap::{Aggregator, Carry, Probe};
 
 use crate::args::TopArgs;
 use crate::shared::containers::Containers;
@@ -18,8 +18,15 @@ use crate::shared::{losses, signals, time};
 use crate::UsageError;
 use report::{proc_rows, socktop_report};
 
-/// socktop's columns: the kernel keeps these fields in its rows.
-const KEYS: [Key; 5] = [Key::Pid, Key::Uid, Key::Comm, Key::Family, Key::Protocol];
+/// socktop's rows: the kernel keys its rows by these fields.
+const KEYS: [Key; 3] = [Key::Pid, Key::Family, Key::Protocol];
+
+/// and carries the user and command of each, as socktop shows the last
+/// ones a process had, rather than hashing them on every message.
+const CARRY: Carry = Carry {
+    uid: true,
+    comm: true,
+};
 
 /// The kernel's keys: socktop's, and the cgroup for -C's container column.
 fn keys(args: &TopArgs) -> Vec<Key> {
@@ -48,6 +55,7 @@ fn start(args: &TopArgs, containers: Option<&Containers>) -> anyhow::Result<Aggr
         .probes(&Probe::DEFAULT)
         .filter(filter)
         .keys(kernel_keys(&keys(args)))
+        .carry(CARRY)
         .capacity(args.capacity)
         .devices(args.devices)
         .load_settings(args.backend.settings())

@@ -15,6 +15,8 @@ use crate::shared::{events, losses, probes, signals};
 /// How long the reader sleeps between reads when the kernel side has not
 /// woken it: bounds the latency of a quiet trickle of events.
 const READ_INTERVAL: Duration = Duration::from_millis(10);
+/// How often JSON output reports what was lost meanwhile.
+const LOSS_READ_INTERVAL: Duration = Duration::from_millis(100);
 
 pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
     // Everything the user gave is checked before any BPF is loaded.
@@ -57,6 +59,7 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
     let limit = args.count.unwrap_or(u64::MAX);
 
     let mut finishing = false;
+    let mut last_loss_read = Instant::now();
     loop {
         if events >= limit {
             break;
@@ -99,8 +102,14 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
             }
             return Err(e.into());
         }
-        let lost = tracer.losses()?;
-        if args.json && lost != lost_reported {
+        // Lost records (JSON) at most every LOSS_READ_INTERVAL, and at the
+        // end, so that they add up to the summary: reading the losses is a
+        // few system calls per program, and under a flood the loop comes
+        // round far more often than that.
+        let last_round = finishing || events >= limit;
+        if args.json && (last_round || last_loss_read.elapsed() >= LOSS_READ_INTERVAL) {
+            last_loss_read = Instant::now();
+            let lost = tracer.losses()?;
             // One record per reason that grew since the last one.
             for (reason, n) in lost.since(&lost_reported).iter().filter(|(_, n)| *n > 0) {
                 let rec = serde_json::json!({"record": "lost", "reason": reason.name(), "lost": n, "total": lost.total()});

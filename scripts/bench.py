@@ -447,16 +447,19 @@ def report(args, results, start, rates, prof, sc, interp, fields):
     add(f"Workloads: `udp-flood {args.messages} 64` (loopback UDP sendto) and `tcp-rr {args.rounds} 64` "
         f"(loopback TCP request/response); {args.reps} interleaved repetitions, medians.\n")
     add("## Overhead (workload time with the tracer ÷ without, same run)\n")
-    add("| configuration | UDP flood slowdown | TCP rr slowdown | UDP msgs/s | peak RSS (MiB) | target |")
-    add("|---|---|---|---|---|---|")
+    add("The UDP flood's runs of one configuration spread over a few hundredths (the range column); a "
+        "difference smaller than that between two configurations is noise.\n")
+    add("| configuration | UDP flood slowdown | its range | TCP rr slowdown | UDP msgs/s | peak RSS (MiB) | target |")
+    add("|---|---|---|---|---|---|---|")
     targets = TARGETS
     for c in CONFIGS:
         u, t = med(results[c]["udp"]), med(results[c]["tcp"])
+        spread = f"{min(results[c]['udp']) / base['udp']:.3f}–{max(results[c]['udp']) / base['udp']:.3f}"
         rss = med(results[c]["rss"])
         rss_s = f"{rss / 1024:.1f}" if rss else "-"
         target = f"≤ {targets[c]:.2f}" + (", 0 lost" if "trace" in c else "") if c in targets else ""
-        add(f"| {c} | {u / base['udp']:.3f} | {t / base['tcp']:.3f} | {args.messages / u:,.0f} | {rss_s} | "
-            f"{target} |")
+        add(f"| {c} | {u / base['udp']:.3f} | {spread} | {t / base['tcp']:.3f} | {args.messages / u:,.0f} | "
+            f"{rss_s} | {target} |")
     tr = results.get("socktap trace --json", {"eps": [], "lost": [], "events": []})
     add("")
     if tr["events"]:

@@ -138,6 +138,9 @@ fn print_json(
                         }
                     }
                     // A container key with no value (a host process) is null.
+                    // No real value is "-": Docker and Podman names begin
+                    // with a letter or digit, ids are hex, and pod names,
+                    // namespaces and systemd units cannot be "-".
                     None if b.is_container() && text == "-" => {
                         m.insert(b.name().to_string(), serde_json::Value::Null);
                     }

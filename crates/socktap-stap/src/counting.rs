@@ -583,6 +583,11 @@ pub fn add_rows(g: &Group, rows: HashMap<RowKey, Counts>, interp: &mut Interp) {
     }
 }
 
+/// The names of the fields that are on.
+fn named(fields: &[(bool, &'static str)]) -> Vec<&'static str> {
+    fields.iter().filter(|f| f.0).map(|f| f.1).collect()
+}
+
 /// One line per group, for `-v` and `-p3`.
 pub fn describe(groups: &[Group]) -> Vec<String> {
     groups
@@ -590,23 +595,15 @@ pub fn describe(groups: &[Group]) -> Vec<String> {
         .map(|g| {
             let probes: Vec<&str> = g.probes.iter().map(|p| p.name()).collect();
             let k = g.keys;
-            let keys: Vec<&str> = [
+            let keys = named(&[
                 (k.pid, "pid"),
                 (k.uid, "uid"),
                 (k.comm, "execname"),
                 (k.family, "family"),
                 (k.protocol, "protocol"),
                 (k.sock_type, "type"),
-            ]
-            .iter()
-            .filter(|x| x.0)
-            .map(|x| x.1)
-            .collect();
-            let carried: Vec<&str> = [(g.carry.uid, "uid"), (g.carry.comm, "execname")]
-                .iter()
-                .filter(|x| x.0)
-                .map(|x| x.1)
-                .collect();
+            ]);
+            let carried = named(&[(g.carry.uid, "uid"), (g.carry.comm, "execname")]);
             format!(
                 "{} by {}{}; filter: {}",
                 probes.join(" "),

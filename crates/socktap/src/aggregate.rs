@@ -77,6 +77,15 @@ pub struct Carry {
 }
 
 impl Carry {
+    /// What is left to carry of this for rows keyed by `keys`: a key needs
+    /// no carrying.
+    fn without(self, keys: Keys) -> Carry {
+        Carry {
+            uid: self.uid && !keys.uid,
+            comm: self.comm && !keys.comm,
+        }
+    }
+
     fn bits(self) -> u32 {
         Keys {
             uid: self.uid,
@@ -228,6 +237,7 @@ impl AggregatorBuilder {
     /// Loads and attaches the programs.
     pub fn start(self) -> Result<Aggregator> {
         let mask = path_mask(&self.common.probes);
+        let carried = self.carry.without(self.keys);
         let loaded = loader::load(&config::Options {
             mask,
             filter: &self.common.filter,
@@ -236,7 +246,7 @@ impl AggregatorBuilder {
             ring_bytes: 4096,
             aggregate: Some(config::Counting {
                 keys: self.keys.bits(),
-                carry: self.carry.bits(),
+                carry: carried.bits(),
                 hist: self.hist,
                 capacity: self.capacity,
             }),
@@ -246,10 +256,7 @@ impl AggregatorBuilder {
         })?;
         Ok(Aggregator {
             loaded,
-            carried: Carry {
-                uid: self.carry.uid && !self.keys.uid,
-                comm: self.carry.comm && !self.keys.comm,
-            },
+            carried,
             probes: self.common.probes,
             hist: self.hist,
             before: HashMap::new(),

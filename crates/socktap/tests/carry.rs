@@ -44,6 +44,19 @@ fn datagrams(n: usize) {
     }
 }
 
+/// Counts this thread's messages in rows keyed by `keys`, carrying `carry`.
+fn this_threads_rows(keys: Keys, carry: Carry) -> Aggregator {
+    Aggregator::builder()
+        .filter(Filter {
+            tids: vec![gettid()],
+            ..Filter::default()
+        })
+        .keys(keys)
+        .carry(carry)
+        .start()
+        .expect("start")
+}
+
 /// The send rows: (comm, uid, count, bytes) each.
 fn sends(rows: &HashMap<RowKey, Counts>) -> Vec<(String, u32, u64, u64)> {
     rows.iter()
@@ -60,21 +73,16 @@ fn rows_carry_the_newest_name_and_subtract_across_a_rename() {
     std::thread::spawn(|| {
         pin_to_one_cpu();
         rename("carry-a");
-        let mut agg = Aggregator::builder()
-            .filter(Filter {
-                tids: vec![gettid()],
-                ..Filter::default()
-            })
-            .keys(Keys {
+        let mut agg = this_threads_rows(
+            Keys {
                 pid: true,
                 ..Keys::default()
-            })
-            .carry(Carry {
+            },
+            Carry {
                 uid: true,
                 comm: true,
-            })
-            .start()
-            .expect("start");
+            },
+        );
         // SAFETY: getuid cannot fail.
         let uid = unsafe { libc::getuid() };
 
@@ -105,21 +113,16 @@ fn a_key_is_not_carried_too() {
     }
     std::thread::spawn(|| {
         rename("carry-k1");
-        let mut agg = Aggregator::builder()
-            .filter(Filter {
-                tids: vec![gettid()],
-                ..Filter::default()
-            })
-            .keys(Keys {
+        let mut agg = this_threads_rows(
+            Keys {
                 comm: true,
                 ..Keys::default()
-            })
-            .carry(Carry {
+            },
+            Carry {
                 uid: false,
                 comm: true,
-            })
-            .start()
-            .expect("start");
+            },
+        );
         datagrams(1);
         rename("carry-k2");
         datagrams(2);

@@ -57,10 +57,10 @@ static __always_inline bool on_message(struct event *e, struct socket *sock, str
 
 /*
  * A message as the length tracepoints and fexit see it, with its result,
- * counted or sent. Sent, it is filled where it
- * goes, in its ring buffer record, rather than built on the stack and
- * copied there: the copy was a fifth of trace's cost per message. sk, if
- * given, also yields the socket's cookie.
+ * counted or sent. Sent, it is filled where it goes, in its ring buffer
+ * record, rather than built on the stack and copied there: the copy was a
+ * fifth of trace's cost per message. sk, if given, also yields the
+ * socket's cookie.
  */
 static __always_inline void message(struct socket *sock, struct sock *sk, int ret, int flags, bool send, bool direct)
 {

@@ -31,19 +31,12 @@ pub(crate) struct Counting {
     /// What rows are keyed by (`enum agg_key_bits`).
     pub keys: u32,
     /// What they carry in their value, as last seen, without being keyed
-    /// by it (`AGG_UID`, `AGG_COMM`).
+    /// by it (`AGG_UID`, `AGG_COMM`; never a bit of `keys`).
     pub carry: u32,
     /// Also keep log2 histograms of sizes.
     pub hist: bool,
     /// Rows the maps hold.
     pub capacity: u32,
-}
-
-impl Counting {
-    /// What the rows carry: what they are keyed by they need not.
-    pub fn carried(&self) -> u32 {
-        self.carry & !self.keys
-    }
 }
 
 /// Writes the options and the chosen plan into the configuration; returns
@@ -69,7 +62,7 @@ pub(crate) fn write_options(
         Some(c) => {
             cfg.aggregate = 1;
             cfg.agg_keys = c.keys;
-            cfg.agg_carry = c.carried();
+            cfg.agg_carry = c.carry;
             cfg.hist = u32::from(c.hist);
             let rows = c.capacity.max(1);
             (rows, if c.hist { rows } else { 1 })

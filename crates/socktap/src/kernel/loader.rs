@@ -362,7 +362,7 @@ fn try_load(o: &Options<'_>, attempt: &Attempt) -> std::result::Result<Loaded, F
     let (agg_capacity, hist_capacity) =
         config::write_options(o, &plan, &mut rodata.cfg).map_err(fatal)?;
     let key_size = config::agg_key_size(o.aggregate.map_or(0, |c| c.keys));
-    let value_size = config::agg_value_size(o.aggregate.map_or(0, |c| c.carried()));
+    let value_size = config::agg_value_size(o.aggregate.map_or(0, |c| c.carry));
     let maps = &mut open.maps;
     maps.events
         .set_max_entries(o.ring_bytes)
